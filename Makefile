@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test bench lint docs train-router clean
+
+# A stamp per install flavour, so `make test` after `make demo` installs only what is missing.
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	touch $@
+
+$(VENV)/.installed-base: $(VENV)/.created pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-all: $(VENV)/.created pyproject.toml
+	$(PIP) install -q -e ".[all,dev]"
+	touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(PY) examples/demo.py
+
+test: $(VENV)/.installed-all
+	$(PY) -m ruff check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-all
+	$(PY) -m benchmarks.run --write benchmarks/RESULTS.md
+
+lint: $(VENV)/.installed-all
+	$(PY) -m ruff check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m ruff format --check headroom_core headroom_integrations tests benchmarks examples scripts
+
+docs: $(VENV)/.installed-all
+	$(PY) -m mkdocs build --strict --site-dir $(VENV)/site
+
+train-router: $(VENV)/.installed-all
+	$(PY) scripts/train_image_router.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info site
