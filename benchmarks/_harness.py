@@ -10,6 +10,7 @@ tiktoken encode of the same input.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -59,11 +60,7 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        return (
-            self.saved >= self.target
-            and self.kept == self.needles
-            and self.check_error is None
-        )
+        return self.saved >= self.target and self.kept == self.needles and self.check_error is None
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -96,10 +93,8 @@ def run_workload(w: Workload, repeats: int = 3) -> Row:
     out_text = "\n".join(message_text(m) for m in result.messages)
     originals = []
     for key in result.ccr_keys:
-        try:
+        with contextlib.suppress(Exception):
             originals.append(retrieve(key, store=store))
-        except Exception:
-            pass
     kept = sum(1 for n in w.needles if n in out_text)
     retrievable = sum(1 for n in w.needles if n in out_text or any(n in o for o in originals))
     return Row(

@@ -1,8 +1,8 @@
 """`make bench`: run every workload in benchmarks/workloads/ and print (or write) the table.
 
-    python -m benchmarks.run                 # print
-    python -m benchmarks.run --write benchmarks/RESULTS.md
-    python -m benchmarks.run --only json     # workload modules whose name contains 'json'
+python -m benchmarks.run                 # print
+python -m benchmarks.run --write benchmarks/RESULTS.md
+python -m benchmarks.run --only json     # workload modules whose name contains 'json'
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from benchmarks import workloads as workloads_pkg  # noqa: E402
-from benchmarks._harness import Row, run_workload  # noqa: E402
+from benchmarks import workloads as workloads_pkg
+from benchmarks._harness import Row, run_workload
 
 
 def _modules(only: str | None) -> list:
@@ -62,7 +62,9 @@ def _markdown(rows: list[Row], extras: list[str], seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", help="also write the Markdown table to this file")
     parser.add_argument("--only", help="run only workload modules whose name contains this")
     parser.add_argument("--repeats", type=int, default=3)
@@ -80,13 +82,34 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
 
     table = Table(title="Headroom benchmarks (gpt-4o)")
-    for col in ("issue", "workload", "before", "after", "saved", "target", "kept", "retr.", "ms", "tiktoken ms", "pass"):
+    for col in (
+        "issue",
+        "workload",
+        "before",
+        "after",
+        "saved",
+        "target",
+        "kept",
+        "retr.",
+        "ms",
+        "tiktoken ms",
+        "pass",
+    ):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.issue), r.name, f"{r.tokens_before:,}", f"{r.tokens_after:,}", f"{r.saved:.1%}",
-                      f"{r.target:.0%}", f"{r.kept}/{r.needles}", f"{r.retrievable}/{r.needles}",
-                      f"{r.compress_ms:.1f}", f"{r.tiktoken_ms:.1f}",
-                      "[green]yes[/green]" if r.passed else f"[red]NO {r.check_error or ''}[/red]")
+        table.add_row(
+            str(r.issue),
+            r.name,
+            f"{r.tokens_before:,}",
+            f"{r.tokens_after:,}",
+            f"{r.saved:.1%}",
+            f"{r.target:.0%}",
+            f"{r.kept}/{r.needles}",
+            f"{r.retrievable}/{r.needles}",
+            f"{r.compress_ms:.1f}",
+            f"{r.tiktoken_ms:.1f}",
+            "[green]yes[/green]" if r.passed else f"[red]NO {r.check_error or ''}[/red]",
+        )
     console.print(table)
     for line in extras:
         console.print(line)

@@ -37,8 +37,15 @@ def main() -> int:
     result = compress(messages, model="gpt-4o", config=config)
 
     table = Table(title="Headroom: tokens per message (gpt-4o, o200k_base)")
-    for col, justify in (("#", "right"), ("role", "left"), ("content", "left"), ("before", "right"),
-                         ("after", "right"), ("saved", "right"), ("route / compressor", "left")):
+    for col, justify in (
+        ("#", "right"),
+        ("role", "left"),
+        ("content", "left"),
+        ("before", "right"),
+        ("after", "right"),
+        ("saved", "right"),
+        ("route / compressor", "left"),
+    ):
         table.add_column(col, justify=justify)
     by_index = {t.message_index: t for t in result.transforms_applied}
     for i, (old, new) in enumerate(zip(messages, result.messages)):
@@ -48,8 +55,15 @@ def main() -> int:
         saved = f"{(before - after) / before:.0%}" if before else "-"
         table.add_row(str(i), old["role"], _preview(old), f"{before:,}", f"{after:,}", saved, how)
     table.add_section()
-    table.add_row("", "", "total", f"{result.tokens_before:,}", f"{result.tokens_after:,}",
-                  f"{result.compression_ratio:.0%}", f"{len(result.ccr_keys)} CCR keys")
+    table.add_row(
+        "",
+        "",
+        "total",
+        f"{result.tokens_before:,}",
+        f"{result.tokens_after:,}",
+        f"{result.compression_ratio:.0%}",
+        f"{len(result.ccr_keys)} CCR keys",
+    )
     console.print(table)
 
     # One CCR round trip: a row the model never saw, fetched back by key.
@@ -59,16 +73,19 @@ def main() -> int:
         console.print("[red]no CCR marker in the SQL output: nothing was dropped[/red]")
         return 1
     marker = markers[0]
-    console.print(f"\nMarker left for the model: [cyan]{sql_out[marker.start:marker.end]}[/cyan]")
+    console.print(f"\nMarker left for the model: [cyan]{sql_out[marker.start : marker.end]}[/cyan]")
     original_rows = orjson.loads(messages[-1]["content"])
     dropped = next(r for r in original_rows if r["status"] == "settled" and str(r["order_id"]) not in sql_out)
-    fetched = orjson.loads(retrieve(marker.key, query=f"order_id {dropped['order_id']}", limit=1, config=config))
+    fetched = orjson.loads(
+        retrieve(marker.key, query=f"order_id {dropped['order_id']}", limit=1, config=config)
+    )
     console.print(f"retrieve(key, query='order_id {dropped['order_id']}', limit=1) ->")
     console.print_json(data=fetched)
     exact = retrieve(marker.key, config=config) == messages[-1]["content"]
     ok = fetched == [dropped] and exact
-    console.print(f"dropped row fetched back exactly: {fetched == [dropped]}; "
-                  f"full original byte-identical: {exact}")
+    console.print(
+        f"dropped row fetched back exactly: {fetched == [dropped]}; full original byte-identical: {exact}"
+    )
     return 0 if ok else 1
 
 

@@ -31,6 +31,7 @@ from headroom_core._errors import (
     BudgetExceededError,
     CCRKeyNotFoundError,
     CCRStoreError,
+    CompressorFailedWarning,
     HeadroomError,
     TokenizerUnavailableError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "CCRStoreError",
     "CodeConfig",
     "CompressResult",
+    "CompressorFailedWarning",
     "ContextConfig",
     "DiskCCRStore",
     "HeadroomConfig",

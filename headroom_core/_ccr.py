@@ -67,8 +67,7 @@ def parse_markers(text: str) -> list[Marker]:
     if not isinstance(text, str):
         raise TypeError(f"parse_markers() expected a str, got {type(text).__name__}")
     return [
-        Marker(m.group("key"), m.group("description"), m.start(), m.end())
-        for m in _MARKER_RE.finditer(text)
+        Marker(m.group("key"), m.group("description"), m.start(), m.end()) for m in _MARKER_RE.finditer(text)
     ]
 
 
@@ -262,9 +261,7 @@ def _text_units(meta: dict[str, Any], original: str) -> list[str]:
     return [line for line in original.splitlines() if line.strip()]
 
 
-def select_units(
-    meta: dict[str, Any], original: str, query: str | None, limit: int | None
-) -> str:
+def select_units(meta: dict[str, Any], original: str, query: str | None, limit: int | None) -> str:
     """The items (JSON) or lines/blocks (text) of a record that match `query`, best `limit`."""
     from headroom_core._relevance import bm25_scores
 

@@ -92,8 +92,7 @@ def count_tokens(
         raise TypeError("count_tokens() takes text (str) or a list of messages, not bytes")
     if not isinstance(text_or_messages, Sequence):
         raise TypeError(
-            "count_tokens() expected a str or a list of message dicts, "
-            f"got {type(text_or_messages).__name__}"
+            f"count_tokens() expected a str or a list of message dicts, got {type(text_or_messages).__name__}"
         )
     if not text_or_messages:
         return 0

@@ -31,3 +31,10 @@ class CCRStoreError(HeadroomError):
 
 class BudgetExceededError(HeadroomError):
     """Raised only when the caller asks for strict budgets and the protected part alone is over."""
+
+
+class CompressorFailedWarning(UserWarning):
+    """A compressor failed on some input; that part was passed through unchanged.
+
+    Users get a safe pass-through (nothing lost); the test suite turns this into an error.
+    """

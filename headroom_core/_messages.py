@@ -103,7 +103,10 @@ def _tool_calls_index(messages: Sequence[Mapping[str, Any]]) -> dict[str, tuple[
         if isinstance(content, list):
             for block in content:
                 if isinstance(block, Mapping) and block.get("type") == "tool_use":
-                    index[str(block.get("id"))] = (str(block.get("name", "")), _parse_args(block.get("input")))
+                    index[str(block.get("id"))] = (
+                        str(block.get("name", "")),
+                        _parse_args(block.get("input")),
+                    )
     return index
 
 
@@ -140,16 +143,34 @@ def iter_slots(messages: list[dict[str, Any]]) -> list[Slot]:
     return slots
 
 
-def _str_slot(container: dict, key: Any, mi: int, role: str, kind: SlotKind, name: Any,
-              args: Any, call_id: Any, part_index: int | None = None) -> Slot:
+def _str_slot(
+    container: dict,
+    key: Any,
+    mi: int,
+    role: str,
+    kind: SlotKind,
+    name: Any,
+    args: Any,
+    call_id: Any,
+    part_index: int | None = None,
+) -> Slot:
     def setter(value: Any) -> None:
         container[key] = value
 
     return Slot(mi, role, kind, lambda: container[key], setter, name, args, call_id, part_index)
 
 
-def _list_slots(content: list, mi: int, role: str, kind: SlotKind, name: Any, args: Any,
-                call_id: Any, calls: dict, slots: list[Slot]) -> None:
+def _list_slots(
+    content: list,
+    mi: int,
+    role: str,
+    kind: SlotKind,
+    name: Any,
+    args: Any,
+    call_id: Any,
+    calls: dict,
+    slots: list[Slot],
+) -> None:
     for pi, block in enumerate(content):
         if isinstance(block, str):
             slots.append(_str_slot(content, pi, mi, role, kind, name, args, call_id, pi))
@@ -168,8 +189,11 @@ def _list_slots(content: list, mi: int, role: str, kind: SlotKind, name: Any, ar
             elif isinstance(inner, list):
                 _list_slots(inner, mi, role, "tool", tname, targs, tid, calls, slots)
         elif _is_image(block):
-            slots.append(Slot(mi, role, "image", lambda b=block: b, _block_setter(content, pi),
-                              name, args, call_id, pi))
+            slots.append(
+                Slot(
+                    mi, role, "image", lambda b=block: b, _block_setter(content, pi), name, args, call_id, pi
+                )
+            )
 
 
 def _block_setter(content: list, index: int) -> Callable[[Any], None]:

@@ -10,6 +10,7 @@ from typing import Any
 from headroom_core import _ccr
 from headroom_core._config import HeadroomConfig
 from headroom_core._counting import count_tokens
+from headroom_core._errors import CompressorFailedWarning
 from headroom_core._messages import (
     Slot,
     copy_messages,
@@ -55,11 +56,24 @@ def _check_config(config: Any) -> HeadroomConfig:
     return config
 
 
-def _context(config: HeadroomConfig, model: str, query: str | None, tool_name: str | None = None,
-             tool_args: Mapping[str, Any] | None = None, role: str = "tool") -> CompressContext:
+def _context(
+    config: HeadroomConfig,
+    model: str,
+    query: str | None,
+    tool_name: str | None = None,
+    tool_args: Mapping[str, Any] | None = None,
+    role: str = "tool",
+) -> CompressContext:
     store = _ccr.store_for(config) if config.ccr_enabled else None
-    return CompressContext(config=config, tokenizer=get_tokenizer(model), store=store, query=query,
-                           tool_name=tool_name, tool_args=tool_args, role=role)
+    return CompressContext(
+        config=config,
+        tokenizer=get_tokenizer(model),
+        store=store,
+        query=query,
+        tool_name=tool_name,
+        tool_args=tool_args,
+        role=role,
+    )
 
 
 def _compress_oversize(text: str, ctx: CompressContext) -> tuple[str, tuple[str, ...], str]:
@@ -71,11 +85,25 @@ def _compress_oversize(text: str, ctx: CompressContext) -> tuple[str, tuple[str,
     return f"{head}\n{marker}\n{tail}", (key,), "oversize input: head and tail kept"
 
 
+def _safe_compress(compressor: Any, text: str, ctx: CompressContext) -> Any:
+    """A compressor bug must not break the caller's LLM call: pass the text through, loudly."""
+    try:
+        return compressor.compress(text, ctx)
+    except Exception as exc:
+        warnings.warn(
+            f"{compressor.name} compressor failed ({type(exc).__name__}: {exc}); that part was left unchanged",
+            CompressorFailedWarning,
+            stacklevel=2,
+        )
+        return None
+
+
 def _run(text: str, ctx: CompressContext) -> tuple[str, str, str, tuple[str, ...], str]:
     """(new text, route, compressors, ccr keys, summary) for one text; never raises on content."""
-    if len(text) * 4 > ctx.config.max_input_bytes and len(
-        text.encode("utf-8", "surrogatepass")
-    ) > ctx.config.max_input_bytes:
+    if (
+        len(text) * 4 > ctx.config.max_input_bytes
+        and len(text.encode("utf-8", "surrogatepass")) > ctx.config.max_input_bytes
+    ):
         if not ctx.can_drop:
             return text, "oversize", "none", (), ""
         new, keys, summary = _compress_oversize(text, ctx)
@@ -89,7 +117,7 @@ def _run(text: str, ctx: CompressContext) -> tuple[str, str, str, tuple[str, ...
             compressor = get_compressor(segment.kind)
         if compressor is not None and getattr(compressor, "name", "") in ctx.config.disabled_compressors:
             compressor = None
-        out = compressor.compress(segment.text, ctx) if compressor is not None else None
+        out = _safe_compress(compressor, segment.text, ctx) if compressor is not None else None
         if out is None:
             pieces.append(segment.text)
             continue
@@ -138,8 +166,9 @@ def _slot_enabled(slot: Slot, config: HeadroomConfig) -> bool:
     }[slot.kind]
 
 
-def _compress_image_slot(slot: Slot, config: HeadroomConfig, model: str, query: str | None,
-                         ctx: CompressContext) -> Transform | None:
+def _compress_image_slot(
+    slot: Slot, config: HeadroomConfig, model: str, query: str | None, ctx: CompressContext
+) -> Transform | None:
     try:
         from headroom_core.images import compress_image_block
     except ImportError:
@@ -148,8 +177,17 @@ def _compress_image_slot(slot: Slot, config: HeadroomConfig, model: str, query: 
     if outcome is None:
         return None
     slot.set(outcome.block)
-    return Transform(slot.message_index, slot.role, "image", outcome.strategy, outcome.tokens_before,
-                     outcome.tokens_after, tuple(outcome.ccr_keys), outcome.summary, slot.part_index)
+    return Transform(
+        slot.message_index,
+        slot.role,
+        "image",
+        outcome.strategy,
+        outcome.tokens_before,
+        outcome.tokens_after,
+        tuple(outcome.ccr_keys),
+        outcome.summary,
+        slot.part_index,
+    )
 
 
 def compress(
@@ -182,7 +220,24 @@ def compress(
     notes = [str(w.message) for w in caught]
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
+    with warnings.catch_warnings(record=True) as failures:
+        warnings.simplefilter("always", CompressorFailedWarning)
+        result = _compress(messages, model, tokenizer, query, config, token_budget, notes)
+    for failure in failures:
+        result.warnings.append(str(failure.message))
+        warnings.warn_explicit(failure.message, failure.category, failure.filename, failure.lineno)
+    return result
 
+
+def _compress(
+    messages: Sequence[Mapping[str, Any]],
+    model: str,
+    tokenizer: Any,
+    query: str | None,
+    config: HeadroomConfig,
+    token_budget: int | None,
+    notes: list[str],
+) -> CompressResult:
     fmt = detect_format(messages)
     out = copy_messages(messages)
     if query is None:
@@ -204,18 +259,39 @@ def compress(
         before = memo[text] if text in memo else tokenizer.count(text)
         if before < config.min_tokens:
             continue
-        ctx = CompressContext(config=config, tokenizer=tokenizer, store=base_ctx.store, query=query,
-                              tool_name=slot.tool_name, tool_args=slot.tool_args, role=slot.role)
+        ctx = CompressContext(
+            config=config,
+            tokenizer=tokenizer,
+            store=base_ctx.store,
+            query=query,
+            tool_name=slot.tool_name,
+            tool_args=slot.tool_args,
+            role=slot.role,
+        )
         new, route_name, names, keys, summary = _run(text, ctx)
         after = tokenizer.count(new) if new != text else before
         memo[new] = after
         if after >= before:
-            transforms.append(Transform(slot.message_index, slot.role, route_name, "none", before,
-                                        before, (), "", slot.part_index))
+            transforms.append(
+                Transform(
+                    slot.message_index, slot.role, route_name, "none", before, before, (), "", slot.part_index
+                )
+            )
             continue
         slot.set(new)
-        transforms.append(Transform(slot.message_index, slot.role, route_name, names, before, after,
-                                    keys, summary, slot.part_index))
+        transforms.append(
+            Transform(
+                slot.message_index,
+                slot.role,
+                route_name,
+                names,
+                before,
+                after,
+                keys,
+                summary,
+                slot.part_index,
+            )
+        )
 
     context_report = None
     if token_budget is not None or config.context.fit_to_model_window or config.context.cache_align:
@@ -228,5 +304,6 @@ def compress(
     ccr_keys = list(dict.fromkeys(k for t in transforms for k in t.ccr_keys))
     if context_report is not None:
         ccr_keys.extend(k for k in getattr(context_report, "ccr_keys", ()) if k not in ccr_keys)
-    return CompressResult(out, tokens_before, tokens_after, transforms, ccr_keys, fmt, model,
-                          context_report, notes)
+    return CompressResult(
+        out, tokens_before, tokens_after, transforms, ccr_keys, fmt, model, context_report, notes
+    )

@@ -15,7 +15,16 @@ import orjson
 
 # The kinds the router can name; each maps to a compressor in `compressors.REGISTRY`.
 KINDS = (
-    "json", "code", "log", "test_output", "search_results", "diff", "html", "prose", "blob", "text",
+    "json",
+    "code",
+    "log",
+    "test_output",
+    "search_results",
+    "diff",
+    "html",
+    "prose",
+    "blob",
+    "text",
 )
 
 

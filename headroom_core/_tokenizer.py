@@ -173,7 +173,7 @@ class Tokenizer:
             n = len(self.encode(text))
         else:
             n = sum(len(self.encode(chunk)) for chunk in _chunks(text))
-        return n if self.factor == 1.0 else int(round(n * self.factor))
+        return n if self.factor == 1.0 else round(n * self.factor)
 
 
 _CHUNK_CHARS = 1 << 20

@@ -7,10 +7,10 @@ means that kind passes through untouched.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import import_module
 
-from headroom_core.compressors._base import Compressed, CompressContext, Compressor
+from headroom_core.compressors._base import CompressContext, Compressed, Compressor
 
 # kind -> (module, class). Kinds are the router's `ContentKind` values.
 REGISTRY: dict[str, tuple[str, str]] = {
@@ -26,7 +26,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_compressor(kind: str) -> Compressor | None:
     """The compressor for a content kind, or None if none is available."""
     entry = REGISTRY.get(kind)
@@ -35,7 +35,11 @@ def get_compressor(kind: str) -> Compressor | None:
     module_name, class_name = entry
     try:
         module = import_module(module_name)
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        # Only a missing optional dependency (or a compressor not shipped) means "none";
+        # a broken import inside our own module must surface.
+        if exc.name and exc.name.startswith("headroom_core") and exc.name != module_name:
+            raise
         return None
     return getattr(module, class_name)()
 

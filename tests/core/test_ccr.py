@@ -16,11 +16,11 @@ from headroom_core import (
     CCRStoreError,
     DiskCCRStore,
     MemoryCCRStore,
+    _ccr,
     make_marker,
     parse_markers,
     retrieve,
 )
-from headroom_core import _ccr
 
 
 def test_marker_roundtrip_plain_and_json_escaped():
@@ -32,7 +32,7 @@ def test_marker_roundtrip_plain_and_json_escaped():
     text = f"before {marker} after"
     (found,) = parse_markers(text)
     assert found.key == key and found.description.startswith("1,843 rows")
-    assert text[found.start:found.end] == marker
+    assert text[found.start : found.end] == marker
     escaped = orjson.dumps(["x", marker]).decode()
     assert [m.key for m in parse_markers(escaped)] == [key]
 

@@ -24,8 +24,13 @@ from headroom_core import (
 
 def _rows(n: int) -> list[dict]:
     return [
-        {"id": i, "status": "failed" if i == 1234 else "settled", "amount": 10 + i % 7, "currency": "usd",
-         "url": f"https://shop.example/orders/{i}"}
+        {
+            "id": i,
+            "status": "failed" if i == 1234 else "settled",
+            "amount": 10 + i % 7,
+            "currency": "usd",
+            "url": f"https://shop.example/orders/{i}",
+        }
         for i in range(n)
     ]
 
@@ -34,8 +39,17 @@ def openai_conversation(payload: str) -> list[dict]:
     return [
         {"role": "system", "content": "You are helpful."},
         {"role": "user", "content": "Which orders failed?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "run_sql", "arguments": '{"q": "select"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "run_sql", "arguments": '{"q": "select"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": payload},
     ]
 
@@ -43,12 +57,24 @@ def openai_conversation(payload: str) -> list[dict]:
 def anthropic_conversation(payload: str) -> list[dict]:
     return [
         {"role": "user", "content": [{"type": "text", "text": "Which orders failed?"}]},
-        {"role": "assistant", "content": [
-            {"type": "text", "text": "Let me query."},
-            {"type": "tool_use", "id": "toolu_1", "name": "run_sql", "input": {"q": "select"}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": payload}],
-             "cache_control": {"type": "ephemeral"}}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me query."},
+                {"type": "tool_use", "id": "toolu_1", "name": "run_sql", "input": {"q": "select"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": payload}],
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+        },
     ]
 
 
@@ -114,8 +140,11 @@ def test_small_messages_and_user_text_are_left_alone(memory_config):
 
 
 def test_none_content_and_empty_list_pass_through(memory_config):
-    msgs = [{"role": "assistant", "content": None}, {"role": "user", "content": []},
-            {"role": "tool", "tool_call_id": "x", "content": ""}]
+    msgs = [
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": []},
+        {"role": "tool", "tool_call_id": "x", "content": ""},
+    ]
     assert compress(msgs, config=memory_config).messages == msgs
 
 

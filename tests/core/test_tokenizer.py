@@ -9,8 +9,7 @@ import warnings
 import pytest
 import tiktoken_ext.openai_public as openai_public
 
-from headroom_core import TokenizerUnavailableError, count_tokens, get_tokenizer
-from headroom_core import _tokenizer
+from headroom_core import TokenizerUnavailableError, _tokenizer, count_tokens, get_tokenizer
 
 
 def test_known_token_ids_match_openai_encodings():
@@ -38,8 +37,16 @@ def test_openai_models_are_exact(model, encoding):
     assert not tok.approximate
 
 
-@pytest.mark.parametrize("model", ["claude-3-5-sonnet-latest", "anthropic.claude-sonnet-4", "gemini-2.0-flash",
-                                   "meta-llama/Llama-3.1-8B-Instruct", "mistral-large"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "claude-3-5-sonnet-latest",
+        "anthropic.claude-sonnet-4",
+        "gemini-2.0-flash",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "mistral-large",
+    ],
+)
 def test_other_families_are_documented_approximations(model):
     tok = get_tokenizer(model)
     assert tok.approximate
