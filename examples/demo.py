@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from headroom_core import HeadroomConfig, compress, count_tokens, parse_markers, retrieve
@@ -73,7 +74,7 @@ def main() -> int:
         console.print("[red]no CCR marker in the SQL output: nothing was dropped[/red]")
         return 1
     marker = markers[0]
-    console.print(f"\nMarker left for the model: [cyan]{sql_out[marker.start : marker.end]}[/cyan]")
+    console.print(f"\nMarker left for the model: [cyan]{escape(sql_out[marker.start : marker.end])}[/cyan]")
     original_rows = orjson.loads(messages[-1]["content"])
     dropped = next(r for r in original_rows if r["status"] == "settled" and str(r["order_id"]) not in sql_out)
     fetched = orjson.loads(

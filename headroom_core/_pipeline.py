@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from headroom_core import _ccr
@@ -117,7 +117,8 @@ def _run(text: str, ctx: CompressContext) -> tuple[str, str, str, tuple[str, ...
             compressor = get_compressor(segment.kind)
         if compressor is not None and getattr(compressor, "name", "") in ctx.config.disabled_compressors:
             compressor = None
-        out = _safe_compress(compressor, segment.text, ctx) if compressor is not None else None
+        seg_ctx = replace(ctx, language=segment.language) if segment.language else ctx
+        out = _safe_compress(compressor, segment.text, seg_ctx) if compressor is not None else None
         if out is None:
             pieces.append(segment.text)
             continue

@@ -25,6 +25,8 @@ class CompressContext:
     tool_name: str | None = None
     tool_args: Mapping[str, Any] | None = None
     role: str = "tool"
+    language: str | None = None
+    """Set for code segments: the language the router detected ('python', 'go', ...)."""
 
     def stash(self, original: str, kind: str, **meta: Any) -> str:
         """Store `original` in CCR and return its key (requires `can_drop`)."""
