@@ -1,0 +1,603 @@
+"""Prose, documentation, retrieved chunks and any other long plain text: extractive.
+
+Nothing is rewritten: the output is a selection of the input's own units in their
+original order. Units are
+
+- sentences of paragraphs (prose mode), never split inside;
+- whole code blocks (``` / ~~~ fences, indented blocks, reST ``::`` literals, ``>>>``
+  sessions), whole tables (markdown pipes, reST grid and simple tables) and whole reST
+  directives, kept or dropped as one;
+- lines, for line-oriented text that is not prose (line mode): exact and near-duplicate
+  lines (equal once digits and hex runs are blanked) are dropped after their first
+  occurrence.
+
+Each unit is scored by relevance to the query (BM25), position (paragraph leads, the
+start of the document) and salience (how central its terms are to the text). Units are
+picked greedily, MMR style: a unit's score is lowered by its similarity to what is
+already picked, and near-duplicates are never picked. Picking stops at
+`TextConfig.target_ratio` of the input's tokens. Headings stay when something under them
+stays. Gaps are shown as ``…``; the whole original is stashed in CCR once and one marker
+counts what was left out. Deterministic: no randomness, ties broken by position.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from headroom_core._relevance import bm25_scores, terms
+from headroom_core.compressors._base import CompressContext, Compressed
+from headroom_core.compressors.search_results import looks_binary
+
+_FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
+_PIPE_ROW = re.compile(r"[ \t]*\|.*\|[ \t]*\r?\Z")
+_PIPE_SEPARATOR = re.compile(r"[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)+\|?[ \t]*\r?\Z")
+_GRID_BORDER = re.compile(r"[ \t]*\+([-=]+\+)+[ \t]*\r?\Z")
+_GRID_ROW = re.compile(r"[ \t]*[|+].*[|+][ \t]*\r?\Z")
+_SIMPLE_TABLE_BORDER = re.compile(r"[ \t]*=+( +=+)+[ \t]*\r?\Z")
+_MD_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
+_UNDERLINE = re.compile(r"[ \t]*([=\-~^\"'`*+#:.])\1{2,}[ \t]*\r?\Z")
+_DIRECTIVE = re.compile(r"\.\. ")
+_DOCTEST = re.compile(r"[ \t]*>>> ")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+\S")
+# A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital,
+# digit, quote, bracket or markup character.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_`]*(?=\s+[\"'“‘(\[*_`:A-Z0-9])")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|cf|al|fig|figs|no|nos|mr|mrs|ms|dr|prof|st|jr|sr|approx|resp|viz|"
+    r"ca|ch|sec|vol|ed|eq|op|pp)|\b[A-Za-z])\.\Z",
+    re.IGNORECASE,
+)
+_VOLATILE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+", re.IGNORECASE)
+_WORDY = re.compile(r"[A-Za-z][a-z]+")
+
+_ELLIPSIS = "…"
+_NEAR_DUPLICATE = 0.8
+"""Jaccard similarity of term sets at which a unit counts as a repeat of a picked one."""
+_REDUNDANCY_WEIGHT = 0.6
+_MAX_SIMILARITY_TERM_DF = 0.1
+"""Terms in more than this share of units are ignored when looking up similar units."""
+_MIN_UNITS = 4
+_SIMILARITY_CANDIDATES = 4
+_RELEVANT = 0.5
+"""Units at least this relevant (share of the best BM25 score) are never dropped as repeats."""
+_MAX_SAVING_WORTH_NOTHING = 0.1
+"""Outputs saving less than this share of tokens are not worth a marker: return None."""
+
+
+@dataclass
+class _Block:
+    kind: str  # "para", "code", "table", "heading", "directive", "blank", "line"
+    first: int  # first line index
+    last: int  # last line index (inclusive)
+    by_line: bool = False  # a paragraph of one-item lines (metadata, link lists): lines are units
+
+
+@dataclass
+class _Unit:
+    kind: str  # "sentence", "code", "table", "directive", "line"
+    block: int
+    start: int  # char offsets into the text
+    end: int
+    order: int = 0  # index of the unit in its block
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _base_indent(lines: list[str]) -> int:
+    counts = Counter(_indent(line) for line in lines if line.strip())
+    if not counts:
+        return 0
+    return min(counts, key=lambda k: (-counts[k], k))
+
+
+def _is_heading(lines: list[str], i: int) -> int:
+    """Number of lines of a heading starting at line i (0 if none)."""
+    line = lines[i]
+    if _MD_HEADING.match(line):
+        return 1
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    if (
+        line.strip()
+        and not _UNDERLINE.match(line)
+        and _UNDERLINE.match(nxt)
+        and len(nxt.strip()) >= min(len(line.strip()), 3)
+        and len(line.strip()) < 100
+    ):
+        return 2
+    if (
+        _UNDERLINE.match(line)
+        and i + 2 < len(lines)
+        and lines[i + 1].strip()
+        and _UNDERLINE.match(lines[i + 2])
+        and lines[i + 2].strip() == line.strip()
+    ):
+        return 3  # overline, title, underline
+    stripped = line.strip()
+    # Man pages: section names in capitals at the left margin (NAME, SYNOPSIS, ...).
+    if line[:1].isalpha() and stripped.isupper() and len(stripped) < 40 and len(stripped.split()) <= 4:
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        if prev_blank:
+            return 1
+    return 0
+
+
+def split_blocks(lines: list[str]) -> list[_Block]:
+    """Lines grouped into paragraphs, code blocks, tables, headings and directives."""
+    base = _base_indent(lines)
+    blocks: list[_Block] = []
+    i, n = 0, len(lines)
+    literal_next = False  # the previous paragraph ended with "::" (reST literal block)
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            blocks.append(_Block("blank", i, i))
+            i += 1
+            continue
+        fence = _FENCE.match(line)
+        if fence:
+            mark = fence.group(1)
+            j = i + 1
+            while j < n and not lines[j].lstrip(" \t").startswith(mark[0] * len(mark)):
+                j += 1
+            last = min(j, n - 1)
+            blocks.append(_Block("code", i, last))
+            i = last + 1
+            literal_next = False
+            continue
+        heading = _is_heading(lines, i)
+        if heading:
+            blocks.append(_Block("heading", i, i + heading - 1))
+            i += heading
+            literal_next = False
+            continue
+        if (
+            _GRID_BORDER.match(line)
+            or _PIPE_ROW.match(line)
+            or (i + 1 < n and "|" in line and _PIPE_SEPARATOR.match(lines[i + 1]))
+        ):
+            j = i + 1
+            while (
+                j < n
+                and lines[j].strip()
+                and (_GRID_ROW.match(lines[j]) or _PIPE_SEPARATOR.match(lines[j]) or "|" in lines[j])
+            ):
+                j += 1
+            blocks.append(_Block("table", i, j - 1))
+            i = j
+            literal_next = False
+            continue
+        if _SIMPLE_TABLE_BORDER.match(line):
+            borders, j, last = 1, i + 1, i
+            while j < n and borders < 3 and j - i < 500:
+                if _SIMPLE_TABLE_BORDER.match(lines[j]):
+                    borders += 1
+                    last = j
+                j += 1
+            blocks.append(_Block("table", i, last))
+            i = last + 1
+            continue
+        indent = _indent(line)
+        directive = _DIRECTIVE.match(line) is not None
+        code_indent = literal_next or (base <= 1 and indent >= base + 4)
+        if directive or (code_indent and indent > base) or _DOCTEST.match(line):
+            # Everything indented deeper than where this block starts (blank lines
+            # included) belongs to it; a doctest runs to the next blank line.
+            doctest = _DOCTEST.match(line) is not None and not directive
+            limit = _indent(line) if directive else max(base, indent - 1)
+            j, last = i + 1, i
+            while j < n:
+                nxt = lines[j]
+                if not nxt.strip():
+                    if doctest:
+                        break
+                elif doctest or _indent(nxt) > limit:
+                    last = j
+                else:
+                    break
+                j += 1
+            kind = "directive" if directive else "code"
+            blocks.append(_Block(kind, i, last))
+            i = last + 1
+            literal_next = False
+            continue
+        j = i + 1
+        while (
+            j < n
+            and lines[j].strip()
+            and not (
+                _FENCE.match(lines[j])
+                or _is_heading(lines, j)
+                or _GRID_BORDER.match(lines[j])
+                or _PIPE_ROW.match(lines[j])
+                or _DOCTEST.match(lines[j])
+                or _DIRECTIVE.match(lines[j])
+            )
+        ):
+            j += 1
+        blocks.append(_Block("para", i, j - 1))
+        literal_next = lines[j - 1].rstrip().endswith("::")
+        i = j
+    return blocks
+
+
+def _explode_lines(blocks: list[_Block]) -> list[_Block]:
+    """Line mode: every line of a paragraph or heading is a unit; code and tables stay whole."""
+    out: list[_Block] = []
+    for block in blocks:
+        if block.kind in ("para", "heading"):
+            out.extend(_Block("line", k, k) for k in range(block.first, block.last + 1))
+        else:
+            out.append(block)
+    return out
+
+
+def _line_structured(block_lines: list[str]) -> bool:
+    """Lines that each stand alone (`Key: value`, link lists), not hard-wrapped sentences."""
+    if len(block_lines) < 3:
+        return False
+    starts_fresh = sum(1 for line in block_lines[1:] if not line.lstrip()[:1].islower())
+    wrapped = sum(1 for line in block_lines[:-1] if line.rstrip().endswith(("-", ",")))
+    return starts_fresh >= 0.8 * (len(block_lines) - 1) and wrapped < 0.2 * len(block_lines)
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets inside text[start:end]; list items start new ones."""
+    chunk = text[start:end]
+    cuts = {0}
+    offset = 0
+    for line in chunk.split("\n"):
+        if offset and _LIST_ITEM.match(line):
+            cuts.add(offset)
+        offset += len(line) + 1
+    for m in _SENTENCE_END.finditer(chunk):
+        before = chunk[max(0, m.start() - 12) : m.start() + 1]
+        if _ABBREVIATION.search(before):
+            continue
+        cuts.add(m.end())
+    spans = []
+    for a, b in itertools.pairwise([*sorted(cuts), len(chunk)]):
+        piece = chunk[a:b]
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left:
+            spans.append((start + a + left, start + a + right))
+    return spans
+
+
+# --------------------------------------------------------------------------- mode
+
+
+def _is_prose(lines: list[str], blocks: list[_Block]) -> bool:
+    """Prose when most text lines read like sentences; else line mode (logs, listings)."""
+    text_lines = [lines[k] for b in blocks if b.kind == "para" for k in range(b.first, b.last + 1)]
+    if not text_lines:
+        return False
+    wordy = 0
+    enders = 0
+    for line in text_lines:
+        stripped = line.strip()
+        words = _WORDY.findall(stripped)
+        letters = sum(len(w) for w in words)
+        if len(words) >= 5 and letters >= 0.55 * len(stripped.replace(" ", "")):
+            wordy += 1
+        enders += stripped.count(". ") + stripped.endswith((".", "!", "?", ":"))
+    return wordy >= 0.4 * len(text_lines) and enders >= 0.15 * len(text_lines)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _template(unit_text: str) -> str:
+    return " ".join(_VOLATILE.sub("0", unit_text.lower()).split())
+
+
+def _select(
+    term_sets: list[frozenset[str]],
+    weights: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    duplicate: list[bool],
+    protected: np.ndarray,
+) -> list[bool]:
+    """Greedy lazy MMR: best weight first, discounted by similarity to what is picked."""
+    df = Counter(t for s in term_sets for t in s)
+    rare_limit = max(3, int(_MAX_SIMILARITY_TERM_DF * len(term_sets)))
+    postings: dict[str, list[int]] = {}
+    picked = [False] * len(term_sets)
+    heap = [(-float(weights[i]), i, 0.0) for i in range(len(term_sets)) if not duplicate[i]]
+    heapq.heapify(heap)
+    spent = 0.0
+    while heap and spent < budget:
+        _, i, known_sim = heapq.heappop(heap)
+        if costs[i] > budget - spent:
+            continue
+        # Similarity to the picked units sharing the most rare terms with this one
+        # (the exact Jaccard only for a few: the rest cannot be closer in practice).
+        mine = term_sets[i]
+        shared: Counter[int] = Counter()
+        for term in mine:
+            if df[term] <= rare_limit:
+                shared.update(postings.get(term, ()))
+        closest = heapq.nsmallest(_SIMILARITY_CANDIDATES, shared, key=lambda j: (-shared[j], j))
+        sim = max((len(mine & term_sets[j]) / max(1, len(mine | term_sets[j])) for j in closest), default=0.0)
+        if sim >= _NEAR_DUPLICATE and not protected[i]:
+            continue
+        value = float(weights[i]) - _REDUNDANCY_WEIGHT * sim
+        if sim > known_sim + 1e-12 and heap and value < -heap[0][0]:
+            heapq.heappush(heap, (-value, i, sim))
+            continue
+        picked[i] = True
+        spent += float(costs[i])
+        for term in mine:
+            if df[term] <= rare_limit:
+                postings.setdefault(term, []).append(i)
+    return picked
+
+
+def _scores(
+    texts: list[str], doc_terms: list[list[str]], positions: np.ndarray, query: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, relevance) per unit: relevance, position and salience combined, in [0, 1]."""
+    n = len(texts)
+    freq = Counter(t for ts in doc_terms for t in set(ts))
+    ubiquitous = max(2, int(0.5 * n))
+    relevance = np.zeros(n)
+    if query:
+        # A query term found in most units (the word the text is about) ranks nothing.
+        useful = sorted(t for t in set(terms(query)) if 0 < freq[t] < ubiquitous)
+        raw = bm25_scores(useful, texts) if useful else np.zeros(n)
+        if raw.size and raw.max() > 0:
+            relevance = raw / raw.max()
+    salience = np.array(
+        [
+            sum(math.log1p(freq[t]) for t in set(ts) if freq[t] < ubiquitous) / (1 + len(set(ts))) ** 0.5
+            for ts in doc_terms
+        ]
+    )
+    if salience.size and salience.max() > 0:
+        salience = salience / salience.max()
+    if relevance.any():
+        return 0.6 * relevance + 0.25 * positions + 0.15 * salience, relevance
+    return 0.5 * positions + 0.5 * salience, relevance
+
+
+# --------------------------------------------------------------------------- compressor
+
+
+class ProseCompressor:
+    name: ClassVar[str] = "prose"
+
+    def compress(self, text: str, ctx: CompressContext) -> Compressed | None:
+        if not isinstance(text, str) or not ctx.can_drop or not text.strip() or looks_binary(text):
+            return None
+        if not ctx.config.text.enabled:
+            return None
+        cfg = ctx.config.text
+        if len(text) < cfg.min_prose_tokens:  # a token is at least one character
+            return None
+        lines = text.split("\n")
+        starts = [0] * len(lines)
+        for k in range(1, len(lines)):
+            starts[k] = starts[k - 1] + len(lines[k - 1]) + 1
+        blocks = split_blocks(lines)
+        prose = _is_prose(lines, blocks)
+        if not prose:
+            blocks = _explode_lines(blocks)
+        units = self._units(text, lines, starts, blocks)
+        if len(units) < _MIN_UNITS:
+            return None
+        # Counted only now: one long run without units is costly to encode and not worth it.
+        total_tokens = ctx.tokenizer.count(text)
+        if total_tokens < max(1, cfg.min_prose_tokens):
+            return None
+        texts = [text[u.start : u.end] for u in units]
+        positions = self._positions(units, prose)
+        memo: dict[str, list[str]] = {}  # repeated units (boilerplate, copies) are tokenized once
+        doc_terms = [memo[t] if t in memo else memo.setdefault(t, terms(t)) for t in texts]
+        weights, relevance = _scores(texts, doc_terms, positions, ctx.query)
+        chars = np.array([len(t) for t in texts], dtype=np.float64)
+        costs = chars * (total_tokens / max(1, len(text)))
+        template_memo: dict[str, str] = {}
+        templates = [
+            template_memo[t] if t in template_memo else template_memo.setdefault(t, _template(t))
+            for t in texts
+        ]
+        seen: set[str] = set()
+        duplicate = []
+        for tpl, rel in zip(templates, relevance):
+            # A repeat that matches the query well is not a repeat to the reader.
+            duplicate.append(tpl in seen and rel < _RELEVANT)
+            seen.add(tpl)
+        budget = max(0.0, cfg.target_ratio) * total_tokens
+        term_sets = [frozenset(ts) for ts in doc_terms]
+        picked = _select(term_sets, weights, costs, budget, duplicate, relevance >= _RELEVANT)
+        if all(picked):
+            return None
+        if not any(picked):
+            picked[int(np.lexsort((np.arange(len(units)), -weights))[0])] = True
+        body, dropped = self._render(text, lines, starts, blocks, units, picked, duplicate, prose)
+        key = ctx.stash(text, "text", unit="block" if prose else "line")
+        description = ", ".join(dropped) + " omitted"
+        out = body + "\n" + ctx.marker(description, key)
+        if ctx.tokenizer.count(out) > (1 - _MAX_SAVING_WORTH_NOTHING) * total_tokens:
+            return None
+        kept = sum(picked)
+        noun = "sentences/blocks" if prose else "lines"
+        return Compressed(out, (key,), f"kept {kept} of {len(units)} {noun}")
+
+    @staticmethod
+    def _units(text: str, lines: list[str], starts: list[int], blocks: list[_Block]) -> list[_Unit]:
+        units: list[_Unit] = []
+        for b_index, block in enumerate(blocks):
+            if block.kind in ("blank", "heading"):
+                continue
+            start = starts[block.first]
+            end = starts[block.last] + len(lines[block.last])
+            if block.kind == "para" and _line_structured(lines[block.first : block.last + 1]):
+                block.by_line = True
+                for order, k in enumerate(range(block.first, block.last + 1)):
+                    line = lines[k]
+                    a = starts[k] + _indent(line)
+                    units.append(_Unit("line", b_index, a, starts[k] + len(line.rstrip()), order))
+            elif block.kind == "para":
+                for order, (a, z) in enumerate(_sentence_spans(text, start, end)):
+                    units.append(_Unit("sentence", b_index, a, z, order))
+            else:
+                kind = {"line": "line", "table": "table", "directive": "directive"}.get(block.kind, "code")
+                units.append(_Unit(kind, b_index, start, end))
+        return units
+
+    @staticmethod
+    def _positions(units: list[_Unit], prose: bool) -> np.ndarray:
+        n = len(units)
+        fraction = np.arange(n, dtype=np.float64) / max(1, n - 1)
+        early = (1.0 - fraction) ** 2
+        if not prose:
+            # Logs and listings: the head and the tail carry the framing.
+            return np.maximum(early, fraction**8)
+        lead = np.array([1.0 / (1 + u.order) for u in units])
+        return 0.6 * lead + 0.4 * early
+
+    @staticmethod
+    def _render(
+        text: str,
+        lines: list[str],
+        starts: list[int],
+        blocks: list[_Block],
+        units: list[_Unit],
+        picked: list[bool],
+        duplicate: list[bool],
+        prose: bool,
+    ) -> tuple[str, list[str]]:
+        by_block: dict[int, list[int]] = {}
+        for k, u in enumerate(units):
+            by_block.setdefault(u.block, []).append(k)
+        # A heading stays when any unit before the next heading of its level or above stays.
+        heading_kept: dict[int, bool] = {}
+        open_heading: int | None = None
+        for b_index, block in enumerate(blocks):
+            if block.kind == "heading":
+                open_heading = b_index
+                heading_kept[b_index] = False
+            elif open_heading is not None and any(picked[k] for k in by_block.get(b_index, ())):
+                heading_kept[open_heading] = True
+
+        out: list[str] = []
+        gap_lines = 0
+        gap_repeats = 0
+        pending_blank = False
+
+        def flush_gap() -> None:
+            nonlocal gap_lines, gap_repeats, pending_blank
+            if gap_lines:
+                if prose:
+                    out.append(_ELLIPSIS)
+                elif gap_repeats == gap_lines:
+                    out.append(f"{_ELLIPSIS} {gap_lines:,} similar lines")
+                else:
+                    out.append(f"{_ELLIPSIS} {gap_lines:,} lines")
+                pending_blank = False
+            gap_lines = gap_repeats = 0
+
+        for b_index, block in enumerate(blocks):
+            if block.kind == "blank":
+                pending_blank = bool(out)
+                continue
+            start = starts[block.first]
+            end = starts[block.last] + len(lines[block.last])
+            if block.kind == "heading":
+                if heading_kept.get(b_index):
+                    flush_gap()
+                    if pending_blank:
+                        out.append("")
+                    out.append(text[start:end])
+                    pending_blank = False
+                continue
+            members = by_block.get(b_index, [])
+            kept = [k for k in members if picked[k]]
+            if not kept:
+                size = block.last - block.first + 1
+                gap_lines += size
+                gap_repeats += size if members and all(duplicate[k] for k in members) else 0
+                continue
+            flush_gap()
+            if pending_blank:
+                out.append("")
+                pending_blank = False
+            if block.kind != "para":
+                out.append(text[start:end])
+                continue
+            pieces: list[str] = []
+            run_start = run_end = None
+            for k in members:
+                u = units[k]
+                if picked[k]:
+                    if run_start is None:
+                        run_start = u.start
+                    run_end = u.end
+                    continue
+                if run_start is not None:
+                    pieces.append(_with_indent(text, run_start, run_end))
+                    run_start = None
+                pieces.append(_ELLIPSIS)
+            if run_start is not None:
+                pieces.append(_with_indent(text, run_start, run_end))
+            merged: list[str] = []
+            for piece in pieces:
+                if piece == _ELLIPSIS and merged and merged[-1] == _ELLIPSIS:
+                    continue
+                merged.append(piece)
+            if block.by_line:
+                out.append("\n".join(merged))
+            else:
+                out.append(" ".join(merged) if merged[0] != _ELLIPSIS else _lead(merged))
+        flush_gap()
+        dropped = _dropped_counts(units, picked, prose)
+        return "\n".join(out), dropped
+
+
+def _with_indent(text: str, start: int, end: int | None) -> str:
+    """text[start:end], with the indentation of its line when it starts a line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start]
+    return (prefix if not prefix.strip() else "") + text[start:end]
+
+
+def _lead(pieces: list[str]) -> str:
+    # "… text": keep the ellipsis left of the first kept piece's own indentation.
+    first = pieces[1] if len(pieces) > 1 else ""
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    rest = [first.lstrip(" \t"), *pieces[2:]]
+    return indent + _ELLIPSIS + " " + " ".join(rest)
+
+
+def _dropped_counts(units: list[_Unit], picked: list[bool], prose: bool) -> list[str]:
+    names = {
+        "sentence": ("sentence", "sentences"),
+        "code": ("code block", "code blocks"),
+        "table": ("table", "tables"),
+        "directive": ("directive", "directives"),
+        "line": ("line", "lines"),
+    }
+    total = Counter(u.kind for u in units)
+    dropped = Counter(u.kind for u, p in zip(units, picked) if not p)
+    parts = []
+    for kind in ("sentence", "line", "code", "table", "directive"):
+        if dropped[kind]:
+            singular, plural = names[kind]
+            noun = singular if total[kind] == 1 else plural
+            parts.append(f"{dropped[kind]:,} of {total[kind]:,} {noun}")
+    return parts or ["nothing"]
