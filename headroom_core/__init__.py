@@ -38,6 +38,7 @@ from headroom_core._errors import (
 from headroom_core._pipeline import TextResult, compress, compress_text
 from headroom_core._result import CompressResult, Transform
 from headroom_core._tokenizer import Tokenizer, get_tokenizer
+from headroom_core.context import CacheAligner, ContextReport, manage_context
 
 __version__ = "0.1.0"
 
@@ -71,4 +72,7 @@ __all__ = [
     "make_marker",
     "parse_markers",
     "retrieve",
+    "CacheAligner",
+    "ContextReport",
+    "manage_context",
 ]

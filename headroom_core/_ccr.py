@@ -252,6 +252,8 @@ def _json_items(meta: dict[str, Any], original: str) -> list[Any] | None:
             continue
         if isinstance(node, list):
             items.extend(node)
+        elif isinstance(node, dict):  # a map (id -> record): each entry is one item
+            items.extend({k: v} for k, v in node.items())
     return items
 
 
@@ -307,6 +309,17 @@ def retrieve(
 
         store = store_for(config or HeadroomConfig())
     meta, original = load(store, key)
+    _record_retrieval(key, config)
     if query is None and limit is None:
         return original
     return select_units(meta, original, query, limit)
+
+
+def _record_retrieval(key: str, config: Any) -> None:
+    """Tell the context manager's learning store (when enabled) that `key` was needed again."""
+    try:
+        from headroom_core.context.learning_store import record_retrieval
+
+        record_retrieval(key, config)
+    except Exception:  # learning must never break retrieval
+        pass

@@ -72,9 +72,12 @@ def terms(text: str) -> list[str]:
             out.append(low)
         if len(word) > 3 and (any(c in word for c in "._-") or not word.islower()):
             for part in re.split(r"[._-]", word):
+                whole = part.lower()
+                if whole and whole != low and whole not in _STOP:
+                    out.append(whole)  # "m5" in "m5.large" must match a query for "m5"
                 for sub in _CAMEL.findall(part) or [part]:
                     sub = sub.lower()
-                    if sub and sub != low and sub not in _STOP:
+                    if sub and sub not in (low, whole) and sub not in _STOP:
                         out.append(sub)
     return out
 

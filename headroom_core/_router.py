@@ -1,12 +1,31 @@
 """Content router: decide what a piece of text is, cheaply and deterministically.
 
 `route(text, hints)` returns one or more `Segment`s; mixed content (a text header and
-a JSON body) comes back as several segments that are compressed separately and joined
-again in order, so `"".join(s.text for s in segments) == text` always holds.
+a JSON body, a log with a pretty-printed JSON payload) comes back as several segments
+that are compressed separately and joined again in order, so
+`"".join(s.text for s in segments) == text` always holds.
+
+Detection looks at a bounded sample of lines (head, tail and evenly spaced middle lines,
+each cut to a few hundred characters), so the work on a 100k-line log or a single 5 MB
+line stays small. Order of the checks (first match wins):
+
+1. whole text is JSON -> "json"
+2. base64 / data: URL / binary garbage -> "blob"
+3. HTML document -> "html"
+4. unified diff -> "diff"
+5. grep / ripgrep results -> "search_results"
+6. test runner output -> "test_output"
+7. source code (path hint, shebang, tree-sitter confirmed) -> "code"
+8. log lines (timestamps, levels) -> "log"
+9. anything else long -> "prose"; short -> "text" (left alone)
+
+Before that, a JSON body after a text header, or multi-line JSON blocks embedded in
+line-oriented text, are split out into their own "json" segments.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +45,24 @@ KINDS = (
     "blob",
     "text",
 )
+
+# Texts shorter than this are never worth a compressor ("text" passes through).
+_MIN_CLASSIFY_CHARS = 200
+# Sampling bounds: how many lines detection looks at, and how much of each.
+_SAMPLE_HEAD = 400
+_SAMPLE_TAIL = 200
+_SAMPLE_MIDDLE = 400
+_SAMPLE_LINE_CHARS = 400
+# Embedded JSON: the smallest block worth its own segment, and how many parses we try.
+_MIN_EMBEDDED_JSON_CHARS = 120
+_MAX_JSON_ATTEMPTS = 40
+_HEADER_SCAN_LINES = 15
+# Blobs: shortest base64 run that counts, and the run length that earns its own segment.
+_MIN_BASE64_RUN = 256
+_MIN_SPLIT_BLOB = 2048
+
+_PATH_ARG_KEYS = ("path", "file_path", "filepath", "file", "filename", "target_file", "uri", "url")
+_COMMAND_ARG_KEYS = ("command", "cmd", "args", "argv")
 
 
 @dataclass(frozen=True)
@@ -48,13 +85,611 @@ def looks_like_json(text: str) -> bool:
         return False
     try:
         orjson.loads(stripped)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, UnicodeEncodeError):
         return False
     return True
 
 
+# --------------------------------------------------------------------------- hints
+
+
+@dataclass(frozen=True)
+class _Hints:
+    path: str | None
+    command: str
+    tool: str
+
+
+def _read_hints(hints: RouteHints | None) -> _Hints:
+    path: str | None = None
+    command = ""
+    tool = ""
+    if hints is not None:
+        tool = (hints.tool_name or "").lower() if isinstance(hints.tool_name, str) else ""
+        args = hints.tool_args if isinstance(hints.tool_args, Mapping) else {}
+        for key in _PATH_ARG_KEYS:
+            value = args.get(key)
+            if isinstance(value, str) and value:
+                path = value
+                break
+        for key in _COMMAND_ARG_KEYS:
+            value = args.get(key)
+            if isinstance(value, str):
+                command = value
+                break
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                command = " ".join(value)
+                break
+    return _Hints(path, command.lower(), tool)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _sample_lines(text: str) -> list[str]:
+    """A bounded, deterministic sample of the text's lines, each cut short."""
+    limit = _SAMPLE_HEAD + _SAMPLE_TAIL + _SAMPLE_MIDDLE
+    window = _SAMPLE_LINE_CHARS * 200
+    if len(text) <= 4 * window:
+        lines = text.split("\n")
+    else:
+        # Never split a huge text whole: read a head, a tail and three middle windows,
+        # dropping the cut-off partial lines at the window edges.
+        starts = [0, len(text) // 4, len(text) // 2, 3 * len(text) // 4, len(text) - window]
+        lines = []
+        for i, start in enumerate(starts):
+            chunk = text[start : start + window].split("\n")
+            if i > 0 and len(chunk) > 1:
+                chunk = chunk[1:]
+            if i < len(starts) - 1 and len(chunk) > 1:
+                chunk = chunk[:-1]
+            lines.extend(chunk)
+    if len(lines) > limit:
+        middle = lines[_SAMPLE_HEAD:-_SAMPLE_TAIL]
+        stride = max(1, len(middle) // _SAMPLE_MIDDLE)
+        lines = lines[:_SAMPLE_HEAD] + middle[::stride][:_SAMPLE_MIDDLE] + lines[-_SAMPLE_TAIL:]
+    return [line[:_SAMPLE_LINE_CHARS].rstrip("\r") for line in lines]
+
+
+# --------------------------------------------------------------------------- detectors
+
+_BASE64_RUN = re.compile(rf"[A-Za-z0-9+/]{{{_MIN_BASE64_RUN},}}={{0,2}}")
+_DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{64,}")
+_WRAPPED_BASE64 = re.compile(r"(?:^[A-Za-z0-9+/]{60,100}\r?\n){4,}[A-Za-z0-9+/]*={0,2}", re.M)
+
+
+def _control_share(sample: str) -> float:
+    if not sample:
+        return 0.0
+    bad = 0
+    for ch in sample:
+        code = ord(ch)
+        # C0/C1 control characters, replacement characters and lone surrogates.
+        if (
+            (code < 32 and ch not in "\t\n\r\f\v\x1b")
+            or 127 <= code < 160
+            or code == 0xFFFD
+            or 0xD800 <= code <= 0xDFFF
+        ):
+            bad += 1
+    return bad / len(sample)
+
+
+def _base64_share(text: str) -> float:
+    """Share of the text covered by base64 runs / data URLs."""
+    best = 0
+    for pattern in (_DATA_URL, _BASE64_RUN, _WRAPPED_BASE64):
+        covered = sum(len(m.group(0)) for m in pattern.finditer(text) if _is_plausible_base64(m.group(0)))
+        best = max(best, covered)
+    return best / max(1, len(text))
+
+
+def _is_plausible_base64(run: str) -> bool:
+    body = run.split(",", 1)[1] if run.startswith("data:") else run
+    body = body[:512]
+    # Real base64 mixes cases and digits; a long word or a hex digest does not.
+    return (
+        any(c.isupper() for c in body) and any(c.islower() for c in body) and any(c.isdigit() for c in body)
+    )
+
+
+def _binary_sample(text: str) -> str:
+    if len(text) <= 12288:
+        return text
+    middle = len(text) // 2
+    return text[:4096] + text[middle : middle + 4096] + text[-4096:]
+
+
+def _is_blob(text: str) -> bool:
+    sample = _binary_sample(text)
+    # Text never carries NULs; binary formats are full of them (and of other controls).
+    if _control_share(sample) > 0.1 or sample.count("\x00") > len(sample) // 100:
+        return True
+    stripped = sample.strip()
+    if len(stripped) < _MIN_BASE64_RUN:
+        return False
+    return _base64_share(stripped) > 0.6
+
+
+_HTML_START = re.compile(r"\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+_HTML_TAG = re.compile(
+    r"</?(?:html|head|body|div|span|p|a|table|tr|td|th|ul|ol|li|h[1-6]|script|style|meta|link|br|img|nav|"
+    r"section|article|header|footer|form|input|button|pre|code|em|strong|b|i)\b[^<>]{0,300}>",
+    re.I,
+)
+
+
+def _is_html(text: str) -> bool:
+    head = text[:4000]
+    if _HTML_START.match(head):
+        return True
+    stripped = head.lstrip()
+    if not stripped.startswith("<"):
+        return False
+    tags = _HTML_TAG.findall(head)
+    return len(tags) >= 8 and sum(len(t) for t in tags) > 0.15 * len(head)
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
+
+
+_DIFF_LINE_STARTS = (
+    " ", "+", "-", "@@", "\\", "diff ", "index ", "Index: ", "====", "new file mode", "deleted file mode",
+    "old mode", "new mode", "similarity index", "dissimilarity index", "rename from", "rename to",
+    "copy from", "copy to", "Binary files", "commit ", "Author:", "AuthorDate:", "Commit:", "CommitDate:",
+    "Date:", "Merge:",
+)  # fmt: skip
+
+
+def _is_diff(lines: list[str]) -> bool:
+    has_git = has_minus = has_plus = has_hunk = False
+    for i, line in enumerate(lines):
+        if line.startswith("diff --git ") or line.startswith("Index: "):
+            has_git = True
+        elif line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            has_minus = has_plus = True
+        elif _HUNK.match(line):
+            has_hunk = True
+    if not (has_hunk and (has_git or (has_minus and has_plus))):
+        return False
+    # Most lines must be diff lines: a document that quotes a small diff is not a diff.
+    structured = sum(1 for line in lines if not line.strip() or line.startswith(_DIFF_LINE_STARTS))
+    return structured >= 0.6 * len(lines)
+
+
+# grep -n / rg -n: `path:line:text`; rg context lines `path-line-text`; `--` between groups.
+_SEARCH_MATCH = re.compile(r"^(?P<path>[^\s:]*[A-Za-z_./\\][^\s:]*):(?P<line>\d+):")
+_SEARCH_MATCH_NO_LINE = re.compile(r"^(?P<path>[^\s:]*[/.][^\s:]*\.[A-Za-z0-9_]{1,8}):")
+
+
+def _is_clock(line: str, match: re.Match[str]) -> bool:
+    """`name_13:53:08 ...` (a log file name with a time) is not `path:line:`."""
+    return match.group("path")[-1:].isdigit() and line[match.end() : match.end() + 2].isdigit()
+
+
+def _is_search_results(lines: list[str], hints: _Hints) -> bool:
+    nonblank = [line for line in lines if line.strip()]
+    if len(nonblank) < 2:
+        return False
+    paths: set[str] = set()
+    matches = 0
+    for line in nonblank:
+        m = _SEARCH_MATCH.match(line)
+        if m and not _is_clock(line, m):
+            matches += 1
+            paths.add(m.group("path"))
+    search_tool = any(w in hints.tool for w in ("grep", "search", "rg", "ripgrep", "ag")) or any(
+        hints.command.startswith(w) for w in ("grep", "rg ", "ag ", "git grep")
+    )
+    if matches == 0 and search_tool:
+        # `grep -r` without -n: `path:text`.
+        for line in nonblank:
+            m = _SEARCH_MATCH_NO_LINE.match(line)
+            if m:
+                matches += 1
+                paths.add(m.group("path"))
+    if matches < 2:
+        return False
+    covered = matches
+    for line in nonblank:
+        if line == "--":
+            covered += 1
+        elif not _SEARCH_MATCH.match(line):
+            # A context line repeats a path we saw, then `-<line>-`.
+            for path in paths:
+                if line.startswith(path + "-"):
+                    rest = line[len(path) + 1 :]
+                    digits = len(rest) - len(rest.lstrip("0123456789"))
+                    if digits and rest[digits : digits + 1] == "-":
+                        covered += 1
+                    break
+    threshold = 0.5 if search_tool else 0.7
+    return covered / len(nonblank) >= threshold
+
+
+_TEST_STRONG = re.compile(
+    r"^=+ test session starts =+$"
+    r"|^=+ (?:short test summary info|FAILURES|ERRORS) =+$"
+    r"|^=+ .*\b\d+ (?:passed|failed|error|errors)\b.* in [\d.]+s"
+    r"|^Ran \d+ tests? in [\d.]+s$"
+    r"|^test result: (?:ok|FAILED)\. \d+ passed"
+    r"|^running \d+ tests?$"
+    r"|^Test Suites: .*\btotal$"
+    r"|^\s*Tests:? .*\b\d+ (?:passed|failed)"
+    r"|^\s*Test Files\s+.*\b(?:passed|failed)"
+    r"|^(?:=== RUN|--- (?:PASS|FAIL|SKIP):)\s+\S+"
+    r"|^(?:ok|FAIL)\s+\S+\s+(?:[\d.]+s|\(cached\))"
+)
+_TEST_LINE = re.compile(
+    r"^\S+::\S.*\s(?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b"
+    r"|^\S+\.py [.sxFE]+\s*\[\s*\d+%\]$"
+    r"|^test\w* \([\w.]+\)(?: \S.*)? \.\.\. (?:ok|FAIL|ERROR|skipped)"
+    r"|^test \S+ \.\.\. (?:ok|FAILED|ignored)"
+    r"|^\s*[✓✔√✕✗×]\s+\S"
+    r"|^\s*(?:PASS|FAIL)\s+\S+\.(?:js|ts|jsx|tsx|mjs|cjs)\b"
+    r"|^\s+--- (?:PASS|FAIL|SKIP): "
+    r"|^(?:FAIL|ERROR): test\w* \("
+)
+
+
+def _is_test_output(lines: list[str], hints: _Hints) -> bool:
+    strong = 0
+    per_test = 0
+    for line in lines:
+        if _TEST_STRONG.match(line):
+            strong += 1
+        elif _TEST_LINE.match(line):
+            per_test += 1
+    runner = any(
+        w in hints.command for w in ("pytest", "unittest", "jest", "vitest", "go test", "cargo test")
+    )
+    if runner and (strong or per_test >= 2):
+        return True
+    return (strong >= 1 and per_test >= 2) or strong >= 3 or per_test >= 10
+
+
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"  # ISO 8601
+    r"|\b\d{2}:\d{2}:\d{2}\b"  # clock time
+    r"|^\d{6} \d{6}\b"  # HDFS yymmdd hhmmss
+    r"|^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"  # syslog
+    r"|\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}"  # common log format
+    r"|^\[?\d{10}(?:\.\d+)?\]?\s"  # epoch seconds
+)
+_LEVEL = re.compile(
+    r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE)\b"
+    r"|\blevel[=:]\"?(?:trace|debug|info|warn|warning|error|fatal|critical)\b"
+    r"|\"level\":\s*\"\w+\"",
+    re.I,
+)
+
+
+_LOG_COMMANDS = ("journalctl", "tail ", "docker logs", "kubectl logs", "dmesg", "less ", "cat /var/log")
+
+
+def _is_log(lines: list[str], hints: _Hints) -> bool:
+    top = [line for line in lines if line.strip() and not line[:1].isspace()]
+    if len(top) < 3:
+        return False
+    hits = 0
+    for line in top:
+        if _TIMESTAMP.search(line[:80]) or _LEVEL.search(line[:160]):
+            hits += 1
+    # A `.log` path or a log-reading command is evidence enough for a lower bar.
+    log_hint = (hints.path or "").lower().endswith((".log", ".log.1", ".out", ".err")) or any(
+        c in hints.command for c in _LOG_COMMANDS
+    )
+    return hits / len(top) >= (0.25 if log_hint else 0.5)
+
+
+_CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |func |fn |pub |let |const |var |return\b|if\s*\(|for\s*\("
+    r"|#include|package |use |public |private |protected |static |async |await |function\b|impl |struct |"
+    r"@\w+|\}|\{)"
+    r"|[;{}]\s*$|\)\s*:\s*$|=>"
+)
+_SENTENCE = re.compile(r"[A-Za-z][a-z]+(?:[ ,;:'()-]+[A-Za-z][a-z']*){5,}")
+
+
+def _code_share(lines: list[str]) -> float:
+    nonblank = [line for line in lines if line.strip()]
+    if not nonblank:
+        return 0.0
+    return sum(1 for line in nonblank if _CODE_LINE.search(line)) / len(nonblank)
+
+
+def _prose_share(lines: list[str]) -> float:
+    nonblank = [line for line in lines if line.strip()]
+    if not nonblank:
+        return 0.0
+    return sum(1 for line in nonblank if _SENTENCE.search(line)) / len(nonblank)
+
+
+def _detect_language(text: str, path: str | None) -> str | None:
+    try:
+        from headroom_core.compressors.code_compressor import detect_language
+    except ImportError:
+        return None
+    try:
+        language = detect_language(text, path=path)
+    except Exception:  # detection is advisory; a bug there must not break routing
+        return None
+    return language if isinstance(language, str) and language else None
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def _classify(text: str, hints: _Hints, *, whole: bool) -> Segment:
+    """The kind of one piece of text (no splitting)."""
+    if not text.strip():
+        return Segment("text", text)
+    if looks_like_json(text):
+        return Segment("json", text)
+    if len(text) < _MIN_CLASSIFY_CHARS:
+        return Segment("text", text)
+    if _is_blob(text):
+        return Segment("blob", text)
+    if _is_html(text):
+        return Segment("html", text)
+    lines = _sample_lines(text)
+    if _is_diff(lines):
+        return Segment("diff", text)
+    if _is_search_results(lines, hints):
+        return Segment("search_results", text)
+    if _is_test_output(lines, hints):
+        return Segment("test_output", text)
+    path = hints.path if whole else None
+    code_share = _code_share(lines)
+    prose_share = _prose_share(lines)
+    is_log = _is_log(lines, hints)
+    # detect_language confirms with a tree-sitter parse of a bounded sample (tens of ms);
+    # texts that read as logs or mostly as sentences skip it unless a path or shebang says code.
+    if path is not None or text.startswith("#!") or (not is_log and (prose_share < 0.6 or code_share >= 0.2)):
+        language = _detect_language(text, path)
+        if language is not None:
+            return Segment("code", text, language)
+    if is_log:
+        return Segment("log", text)
+    return Segment("prose", text)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _line_starts(text: str, limit: int) -> list[int]:
+    """Offsets of the first `limit` line starts after the first line."""
+    starts: list[int] = []
+    offset = 0
+    while len(starts) < limit:
+        newline = text.find("\n", offset)
+        if newline == -1:
+            break
+        offset = newline + 1
+        starts.append(offset)
+    return starts
+
+
+def _line_ends(text: str, limit: int) -> list[int]:
+    """Offsets just past each of the last `limit` lines' content (before their line breaks)."""
+    ends: list[int] = []
+    end = len(text.rstrip())
+    while end > 0 and len(ends) < limit:
+        ends.append(end)
+        newline = text.rfind("\n", 0, end)
+        if newline <= 0:
+            break
+        window = max(0, newline - 4096)  # bounded copy even on a huge text
+        end = window + len(text[window:newline].rstrip())
+    return ends
+
+
+def _parses(candidate: str) -> bool:
+    try:
+        orjson.loads(candidate)
+    except (orjson.JSONDecodeError, UnicodeEncodeError):
+        return False
+    return True
+
+
+_MAX_HTML_HEADER = 500
+_HTML_LINE_START = re.compile(r"<(?:!doctype\s+html|html)\b", re.I)
+
+
+def _html_after_header(text: str) -> int | None:
+    """Offset of an HTML document that starts on one of the first lines (a fetch tool's
+    `URL / status` header before the page)."""
+    for offset in _line_starts(text[:_MAX_HTML_HEADER], _HEADER_SCAN_LINES):
+        if _HTML_LINE_START.match(text, offset):
+            return offset
+    return None
+
+
+_CLOSING = {"{": "}", "[": "]"}
+
+
+def _split_json_body(text: str) -> tuple[str, str, str] | None:
+    """(header, JSON body, footer): a tool result with a short text header before a JSON
+    document and optionally a short footer after it. The body starts on one of the first
+    lines and ends on one of the last; the footer keeps the line break before it."""
+    starts = [o for o in _line_starts(text, _HEADER_SCAN_LINES) if text[o : o + 1] in ("{", "[")]
+    if not starts:
+        return None
+    ends = [e for e in _line_ends(text, _HEADER_SCAN_LINES) if text[e - 1 : e] in ("}", "]")]
+    attempts = 0
+    for start in starts:
+        for end in ends:
+            if end - start < _MIN_EMBEDDED_JSON_CHARS or attempts >= _MAX_JSON_ATTEMPTS:
+                continue
+            if _CLOSING[text[start]] != text[end - 1]:
+                continue
+            attempts += 1
+            if _parses(text[start:end]):
+                tail = text[end:]
+                if not tail.strip():  # trailing whitespace belongs to the body
+                    return text[:start], text[start:], ""
+                return text[:start], text[start:end], tail
+    return None
+
+
+_JSON_OPENER = re.compile(r"^[\[{]\s*$", re.M)
+_JSON_CLOSERS = {c: re.compile(r"^" + re.escape(c) + r",?[ \t]*$", re.M) for c in "}]"}
+
+
+def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of multi-line JSON blocks that sit on their own lines."""
+    blocks: list[tuple[int, int]] = []
+    attempts = 0
+    pos = 0
+    length = len(text)
+    while pos < length and attempts < _MAX_JSON_ATTEMPTS:
+        # Candidates: a line that is exactly "{" / "[" or starts a pretty-printed object.
+        match = _JSON_OPENER.search(text, pos)
+        if match is None:
+            break
+        start = match.start()
+        closer = "}" if text[start] == "{" else "]"
+        close = _JSON_CLOSERS[closer]
+        end_match = close.search(text, match.end())
+        found = False
+        while end_match is not None and attempts < _MAX_JSON_ATTEMPTS:
+            attempts += 1
+            end = end_match.start() + 1
+            try:
+                orjson.loads(text[start:end])
+            except (orjson.JSONDecodeError, UnicodeEncodeError):
+                end_match = close.search(text, end_match.end())
+                continue
+            if end - start >= _MIN_EMBEDDED_JSON_CHARS:
+                # The line break after the block stays with the text that follows: the JSON
+                # compressor may rewrite the block without it, and the next line must still
+                # start on its own line.
+                blocks.append((start, end))
+            pos = end
+            found = True
+            break
+        if not found:
+            pos = match.end()
+    return blocks
+
+
+_LONG_BLOB = re.compile(
+    r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{64,}"
+    r"|(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{256,}={0,2}"
+)
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/]{4,200}={0,2}")
+
+
+def _blob_spans(text: str) -> list[tuple[int, int]]:
+    """Base64 runs and data: URLs of at least `_MIN_SPLIT_BLOB` characters.
+
+    Only lines that long are searched for runs, and wrapped base64 (consecutive lines of
+    pure base64) is found line by line, so the scan costs little on a large log.
+    """
+    spans: list[tuple[int, int]] = []
+    block_start = block_end = -1
+    block_lines = 0
+
+    def close_block() -> None:
+        if (
+            block_lines >= 2
+            and block_end - block_start >= _MIN_SPLIT_BLOB
+            and _is_plausible_base64(text[block_start:block_end])
+        ):
+            spans.append((block_start, block_end))
+
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if len(line) >= _MIN_SPLIT_BLOB:
+            for m in _LONG_BLOB.finditer(line):
+                if m.end() - m.start() >= _MIN_SPLIT_BLOB and _is_plausible_base64(m.group(0)):
+                    spans.append((pos + m.start(), pos + m.end()))
+        body = line[:-1] if line.endswith("\r") else line
+        if len(body) <= 202 and _BASE64_LINE.fullmatch(body):
+            if block_lines == 0:
+                block_start = pos
+            block_end = pos + len(body)
+            block_lines += 1
+        elif block_lines:
+            close_block()
+            block_lines = 0
+        pos = end + 1
+    if block_lines:
+        close_block()
+    spans.sort()
+    return spans
+
+
+def _merge(segments: list[Segment]) -> list[Segment]:
+    """Drop empty segments; glue neighbours of the same kind (and "text" crumbs) together."""
+    out: list[Segment] = []
+    for seg in segments:
+        if not seg.text:
+            continue
+        if out and out[-1].kind == seg.kind and out[-1].language == seg.language and seg.kind != "json":
+            out[-1] = Segment(seg.kind, out[-1].text + seg.text, seg.language)
+        else:
+            out.append(seg)
+    return out
+
+
+def _route_pieces(text: str, spans: list[tuple[int, int]], span_kind: str, hints: _Hints) -> list[Segment]:
+    segments: list[Segment] = []
+    pos = 0
+    for start, end in spans:
+        if start > pos:
+            segments.append(_classify(text[pos:start], hints, whole=False))
+        segments.append(Segment(span_kind, text[start:end]))
+        pos = end
+    if pos < len(text):
+        segments.append(_classify(text[pos:], hints, whole=False))
+    return _merge(segments)
+
+
 def route(text: str, hints: RouteHints | None = None) -> list[Segment]:
-    """Split `text` into typed segments (usually one)."""
+    """Split `text` into typed segments (usually one). Never raises on content."""
+    if not isinstance(text, str):
+        raise TypeError(f"route() expected a str, got {type(text).__name__}")
+    try:
+        segments = _route(text, _read_hints(hints))
+    except (RecursionError, MemoryError, ValueError):
+        segments = [Segment("text", text)]
+    if "".join(s.text for s in segments) != text:  # the invariant the pipeline relies on
+        return [Segment("text", text)]
+    return segments
+
+
+def _route(text: str, hints: _Hints) -> list[Segment]:
+    if not text.strip():
+        return [Segment("text", text)]
     if looks_like_json(text):
         return [Segment("json", text)]
-    return [Segment("text", text)]
+    if len(text) < _MIN_CLASSIFY_CHARS:
+        return [Segment("text", text)]
+    if _is_blob(text):
+        return [Segment("blob", text)]
+    if _is_html(text):
+        return [Segment("html", text)]
+    html_start = _html_after_header(text)
+    if html_start is not None:
+        return _merge([_classify(text[:html_start], hints, whole=False), Segment("html", text[html_start:])])
+    json_body = _split_json_body(text)
+    if json_body is not None:
+        header, body, footer = json_body
+        return _merge(
+            [
+                _classify(header, hints, whole=False),
+                Segment("json", body),
+                _classify(footer, hints, whole=False),
+            ]
+        )
+    blobs = _blob_spans(text)
+    if blobs:
+        return _route_pieces(text, blobs, "blob", hints)
+    whole = _classify(text, hints, whole=True)
+    if whole.kind in ("log", "prose", "text"):
+        blocks = _embedded_json_blocks(text)
+        if blocks:
+            return _route_pieces(text, blocks, "json", hints)
+    return [whole]

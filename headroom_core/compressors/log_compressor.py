@@ -1,0 +1,370 @@
+"""LogCompressor: collapse repetitive log lines into templates, keep what matters whole.
+
+Each line is split into tokens; tokens that vary between occurrences of the same kind of
+line (numbers, hex, ids, IPs, paths, quoted strings) are masked to `<*>`, and lines with
+the same masked shape form one template (a light, single-pass take on Drain-style
+template mining). A position whose value is the same in every line of a group shows the
+value instead of `<*>`. The output keeps, in the original order:
+
+- the first `keep_head` and last `keep_tail` lines,
+- every warning / error / fatal / exception line, with its stack trace whole and
+  `context_lines` lines before it,
+- each other template once, at its first occurrence, as
+  `template  (x1,204, first 10:02:11, last 10:31:40)` (times from the lines' timestamps),
+  or the line itself when it occurs once,
+
+and one CCR marker for the whole original (stashed once, `unit="line"`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from headroom_core._relevance import bm25_scores, terms, top_k
+from headroom_core.compressors._base import CompressContext, Compressed
+
+# Lines longer than this are templated on their first part only (bounded work per line).
+_TEMPLATE_CHARS = 1000
+
+# Case-sensitive plain level words: "error" in prose ("0 errors") is not a level.
+_LEVEL_WORD = re.compile(r"\b(?:WARN|WARNING|ERROR|ERR|FATAL|CRIT|CRITICAL|SEVERE|PANIC|ALERT|EMERG)\b")
+_LOWER_LEVEL = re.compile(
+    r"\b(?:level|severity|lvl)[=:]\s*\"?(?:warn|warning|error|err|fatal|crit|critical|panic)\b"
+    r"|\"(?:level|severity)\":\s*\"(?:warn|warning|error|fatal|critical|panic)\""
+    r"|\[(?:warn|warning|error|fatal|crit|critical|emerg|alert)\]",
+    re.I,
+)
+_EXCEPTION = re.compile(
+    r"Traceback \(most recent call last\)|\b[\w.$]*(?:Exception|Error)\b(?::|$)|^panic: |^Caused by: "
+)
+# Lines that continue a stack trace (kept whole after an important line).
+_TRACE_CONTINUATION = re.compile(
+    r"^\s+\S"  # indented: Python frames, Java `at ...`, Go goroutine frames
+    r"|^\s*at \S"
+    r"|^Caused by: "
+    r"|^\s*\.\.\. \d+ more"
+    r"|^[\w.$]*(?:Exception|Error|Warning)\b(?::|$)"  # the last line of a Python traceback
+    r"|^During handling of the above exception"
+    r"|^The above exception was the direct cause"
+    r"|^goroutine \d+ \["
+    r"|^Traceback \(most recent call last\)"
+    r"|^$"
+)
+# Timestamp shapes, most specific first: the first one found within a line's first 80
+# characters is the line's time (a rotated file name like `x.log.1.2017-05-16_13:53:08`
+# before an ISO time must not win just because it comes first).
+_TIMESTAMPS = (
+    re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
+    re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?"),  # common log format
+    re.compile(r"\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"),  # syslog
+    re.compile(r"^\d{6} \d{6}\b"),  # HDFS: yymmdd hhmmss
+    re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"),
+)
+_ENTRY_START = re.compile(
+    r"\[?(?:\d{4}-\d{2}-\d{2}|\d{6} \d{6}|[A-Z][a-z]{2} [ \d]\d |\d{2}:\d{2}:\d{2}|\d{10})"
+)
+# Variable tokens, masked to `<*>`: tokens holding a digit or a slash (numbers, hex and
+# UUID ids, IPs and ports, paths, URLs, versions) and quoted strings holding a digit, a
+# slash or a space. A token starts after whitespace, `=`, `:`, `,` or an opening bracket,
+# so `pid=<*>` keeps its key and JSON-lines logs keep their keys and enum values. The
+# prefix before the first digit cannot cross a separator, which keeps the scan linear.
+_VARIABLE = re.compile(
+    r"(?<![^\s=:,\[{(])"
+    r"(?:\"(?=[^\"\n]{0,200}[\d/\s])[^\"\n]{0,200}\""
+    r"|'(?=[^'\n]{0,200}[\d/\s])[^'\n]{0,200}'"
+    r"|[^\s\d/=:,\"'\]})]*[\d/][^\s,\"\]})]*)"
+)
+_VARIABLE_SPLIT = re.compile(f"({_VARIABLE.pattern})")
+_WILDCARD = "<*>"
+# Bounds on the template-folding pass (it compares templates pairwise within a bucket).
+_MAX_FOLD_TEMPLATES = 5000
+_MAX_FOLD_CANDIDATES = 200
+_MAX_RELEVANCE_POOL = 5000
+
+
+# Lower-case fragments at least one of which every important line contains: a cheap
+# pre-filter that spares most lines the three regular expressions below.
+_IMPORTANT_HINTS = (
+    "warn",
+    "err",
+    "fatal",
+    "crit",
+    "sever",
+    "panic",
+    "alert",
+    "emerg",
+    "exception",
+    "traceback",
+    "caused by",
+)
+
+
+def _is_important(line: str) -> bool:
+    head = line[:_TEMPLATE_CHARS]
+    low = head.lower()
+    if not any(hint in low for hint in _IMPORTANT_HINTS):
+        return False
+    return bool(_LEVEL_WORD.search(head) or _LOWER_LEVEL.search(head) or _EXCEPTION.search(head))
+
+
+@dataclass
+class _Template:
+    first_index: int
+    body: str
+    """The first line's text (timestamp removed, cut to `_TEMPLATE_CHARS`)."""
+    values: list[str]
+    """The first line's variable tokens, in order."""
+    varies: list[bool]
+    """Per variable token: took more than one value in this group."""
+    count: int = 0
+    last_index: int = 0
+    first_time: str | None = None
+    last_time: str | None = None
+    truncated: bool = False
+
+    def render(self) -> str:
+        position = iter(range(len(self.values)))
+
+        def mask(match: re.Match[str]) -> str:
+            return _WILDCARD if self.varies[next(position)] else match.group(0)
+
+        text = _VARIABLE.sub(mask, self.body)
+        return text + "…" if self.truncated else text
+
+
+def _timestamp(line: str) -> re.Match[str] | None:
+    for pattern in _TIMESTAMPS:
+        match = pattern.search(line, 0, 80)
+        if match is not None:
+            return match
+    return None
+
+
+def _relevant_lines(lines: list[str], keep: bytearray, query: str | None, k: int) -> list[int]:
+    """Indices of up to `k` not-yet-kept lines that match the query best (BM25).
+
+    Query terms found in more than a fifth of the lines do not discriminate (a query that
+    names the service of every line) and are ignored; a substring pre-filter keeps the
+    scoring pass small on huge logs.
+    """
+    if not query or k <= 0:
+        return []
+    candidates = [i for i in range(len(lines)) if not keep[i]]
+    if not candidates:
+        return []
+    lowered = [lines[i][:_TEMPLATE_CHARS].lower() for i in candidates]
+    useful = []
+    for term in dict.fromkeys(t for t in terms(query) if len(t) >= 3):
+        df = sum(1 for line in lowered if term in line)
+        if 0 < df <= max(1, len(candidates) // 5):
+            useful.append(term)
+    if not useful:
+        return []
+    pool = [j for j, line in enumerate(lowered) if any(t in line for t in useful)][:_MAX_RELEVANCE_POOL]
+    scores = bm25_scores(useful, [lowered[j] for j in pool])
+    return sorted(candidates[pool[j]] for j in top_k(scores, k))
+
+
+def _generalizes(general: list[str], specific: list[str]) -> bool:
+    """`general` matches `specific` with wildcards standing for some of its literal tokens."""
+    shared = 0
+    for g, t in zip(general, specific):
+        if g == t:
+            shared += g != _WILDCARD
+        elif g != _WILDCARD:
+            return False
+    return shared >= max(1, (len(general) + 3) // 4)
+
+
+def _variable_slots(tokens: list[str]) -> list[int]:
+    """For each token, the index of its first variable (wildcard) in the line."""
+    slots, seen = [], 0
+    for token in tokens:
+        slots.append(seen)
+        seen += token.count(_WILDCARD)
+    return slots
+
+
+def _fold_similar(templates: dict[str, _Template]) -> dict[int, _Template]:
+    """Drain-style second pass: fold a template into a more general one of the same length.
+
+    `status unpacked media-types:all <*>` folds into `status unpacked <*> <*>` (a word
+    token that happens to hold no digit is just another value there). Only wildcard
+    positions may differ, and a quarter of the tokens must be shared literals, so two
+    different messages (`status unpacked` vs `status installed`) never merge. Returns id(folded template) -> the template it joined.
+    """
+    if len(templates) > _MAX_FOLD_TEMPLATES:
+        return {}
+    buckets: dict[int, list[tuple[list[str], _Template]]] = {}
+    for shape, tpl in templates.items():
+        tokens = shape.split()
+        if sum(t.count(_WILDCARD) for t in tokens) != len(tpl.values):
+            continue  # the line itself contains "<*>": leave it alone
+        buckets.setdefault(len(tokens), []).append((tokens, tpl))
+    folded: dict[int, _Template] = {}
+    for entries in buckets.values():
+        if len(entries) < 2:
+            continue
+        entries.sort(key=lambda e: (-sum(t == _WILDCARD for t in e[0]), e[1].first_index))
+        generals: list[tuple[list[str], _Template]] = []
+        for tokens, tpl in entries:
+            for g_tokens, g_tpl in generals[:_MAX_FOLD_CANDIDATES]:
+                if _generalizes(g_tokens, tokens):
+                    _fold(g_tokens, g_tpl, tokens, tpl)
+                    folded[id(tpl)] = g_tpl
+                    break
+            else:
+                generals.append((tokens, tpl))
+    return folded
+
+
+def _fold(g_tokens: list[str], general: _Template, tokens: list[str], tpl: _Template) -> None:
+    g_slots, slots = _variable_slots(g_tokens), _variable_slots(tokens)
+    for k, (g, t) in enumerate(zip(g_tokens, tokens)):
+        if g != _WILDCARD:
+            continue
+        slot = g_slots[k]
+        if t != _WILDCARD or tpl.varies[slots[k]] or tpl.values[slots[k]] != general.values[slot]:
+            general.varies[slot] = True
+    if tpl.first_index < general.first_index:
+        general.first_index = tpl.first_index
+        general.first_time = tpl.first_time or general.first_time
+    if tpl.last_index > general.last_index:
+        general.last_index = tpl.last_index
+        general.last_time = tpl.last_time or general.last_time
+    general.count += tpl.count
+    general.truncated = general.truncated or tpl.truncated
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+class LogCompressor:
+    name: ClassVar[str] = "logs"
+
+    def compress(self, text: str, ctx: CompressContext) -> Compressed | None:
+        if not isinstance(text, str) or not ctx.can_drop or not ctx.config.logs.enabled:
+            return None
+        lines = text.split("\n")
+        trailing_newline = len(lines) > 1 and lines[-1] == ""
+        if trailing_newline:
+            lines.pop()
+        cfg = ctx.config.logs
+        n = len(lines)
+        if n <= cfg.keep_head + cfg.keep_tail + 2:
+            return None
+
+        keep = bytearray(n)  # 1: kept verbatim
+        for i in range(min(cfg.keep_head, n)):
+            keep[i] = 1
+        for i in range(max(0, n - cfg.keep_tail), n):
+            keep[i] = 1
+        important = 0
+        i = 0
+        while i < n:
+            line = lines[i]
+            if not _is_important(line):
+                i += 1
+                continue
+            important += 1
+            for j in range(max(0, i - cfg.context_lines), i + 1):
+                keep[j] = 1
+            # The stack trace (or multi-line message) that follows belongs with it.
+            j = i + 1
+            while j < n and _TRACE_CONTINUATION.match(lines[j][:200]) and not _starts_entry(lines[j]):
+                keep[j] = 1
+                j += 1
+            if j > i + 1 and j < n and _EXCEPTION.search(lines[j][:200]) and not _starts_entry(lines[j]):
+                keep[j] = 1
+                j += 1
+            i = j
+
+        relevant = _relevant_lines(lines, keep, ctx.query, cfg.relevant_lines)
+        for index in relevant:
+            keep[index] = 1
+
+        templates: dict[str, _Template] = {}
+        line_template: list[_Template | None] = [None] * n
+        for index, line in enumerate(lines):
+            if keep[index]:
+                continue
+            stamp = _timestamp(line)
+            if stamp is None:
+                body = line
+            else:
+                # A leading timestamp is dropped (the count note carries first/last);
+                # one inside the line (a JSON field) is marked where it was.
+                filler = "" if stamp.start() <= 1 else "<time>"
+                body = line[: stamp.start()] + filler + line[stamp.end() :]
+            truncated = len(body) > _TEMPLATE_CHARS
+            body = body[:_TEMPLATE_CHARS]
+            parts = _VARIABLE_SPLIT.split(body)  # literal, variable, literal, ..., literal
+            values = parts[1::2]
+            shape = _WILDCARD.join(parts[0::2])
+            tpl = templates.get(shape)
+            if tpl is None:
+                tpl = _Template(index, body, values, [False] * len(values), truncated=truncated)
+                templates[shape] = tpl
+            elif values != tpl.values:
+                varies = tpl.varies
+                for k, value in enumerate(values):
+                    if not varies[k] and value != tpl.values[k]:
+                        varies[k] = True
+            tpl.truncated = tpl.truncated or truncated
+            tpl.count += 1
+            tpl.last_index = index
+            if stamp is not None:
+                if tpl.first_time is None:
+                    tpl.first_time = stamp.group(0)
+                tpl.last_time = stamp.group(0)
+            line_template[index] = tpl
+
+        folded = _fold_similar(templates)
+        for index, tpl in enumerate(line_template):
+            if tpl is not None and id(tpl) in folded:
+                line_template[index] = folded[id(tpl)]
+        groups = [tpl for tpl in templates.values() if id(tpl) not in folded]
+        dropped = sum(tpl.count - 1 for tpl in groups)
+        if dropped <= 0:
+            return None
+        key = ctx.stash(text, "log", unit="line")
+        out: list[str] = []
+        for index, line in enumerate(lines):
+            if keep[index]:
+                out.append(line)
+                continue
+            tpl = line_template[index]
+            if tpl is None or tpl.first_index != index:
+                continue
+            if tpl.count == 1:
+                out.append(line)
+                continue
+            out.append(f"{tpl.render().strip()}  ({_count_note(tpl)})")
+        collapsed = sum(1 for tpl in groups if tpl.count > 1)
+        description = (
+            f"{dropped:,} of {n:,} log lines collapsed into {_plural(collapsed, 'template')} "
+            f"({_plural(important, 'warning/error line')} kept whole)"
+        )
+        out.append(ctx.marker(description, key))
+        result = "\n".join(out)
+        if trailing_newline:
+            result += "\n"
+        if len(result) >= len(text):
+            return None
+        summary = f"{n:,} log lines -> {len(out) - 1:,}; {_plural(important, 'warning/error')} kept"
+        return Compressed(result, (key,), summary)
+
+
+def _starts_entry(line: str) -> bool:
+    """A new, timestamped log entry ends the previous entry's stack trace."""
+    return _ENTRY_START.match(line) is not None
+
+
+def _count_note(tpl: _Template) -> str:
+    note = f"x{tpl.count:,}"
+    if tpl.first_time is not None and tpl.last_time is not None:
+        note += f", first {tpl.first_time}, last {tpl.last_time}"
+    return note
