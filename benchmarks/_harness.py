@@ -37,6 +37,7 @@ class Workload:
     issue: int = 2
     token_budget: int | None = None
     config: HeadroomConfig | None = None
+    model: str = "gpt-4o"
     check: Callable[[Any], str | None] | None = None
     """Optional extra check on the CompressResult; returns an error text or None."""
 
@@ -81,14 +82,14 @@ def run_workload(w: Workload, repeats: int = 3) -> Row:
     def once() -> Any:
         # Cold: a fresh store each call, so no stash is skipped as already present.
         cfg = base.with_(ccr_store=MemoryCCRStore())
-        return compress(w.messages, "gpt-4o", query=w.query, config=cfg, token_budget=w.token_budget)
+        return compress(w.messages, w.model, query=w.query, config=cfg, token_budget=w.token_budget)
 
     result = once()
     compress_ms = _median_ms(once, repeats)
     tiktoken_ms = _median_ms(lambda: tokenizer.encoding.encode_ordinary(text), repeats)
     store = MemoryCCRStore()
     result = compress(
-        w.messages, "gpt-4o", query=w.query, config=base.with_(ccr_store=store), token_budget=w.token_budget
+        w.messages, w.model, query=w.query, config=base.with_(ccr_store=store), token_budget=w.token_budget
     )
     out_text = "\n".join(message_text(m) for m in result.messages)
     originals = []

@@ -38,7 +38,7 @@ def _markdown(rows: list[Row], extras: list[str], seconds: float) -> str:
         "",
         f"Produced by `make bench` (`python -m benchmarks.run --write benchmarks/RESULTS.md`) on "
         f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores; "
-        f"whole run {seconds:.0f} s. Model gpt-4o (o200k_base). Times are medians of 3 cold calls "
+        f"whole run {seconds:.0f} s. Model gpt-4o (o200k_base) unless a workload names another. Times are medians of 3 cold calls "
         "(fresh CCR store each); *tiktoken* is one `encode_ordinary` of the same input, measured in "
         "the same run as the baseline. *kept*: needles present in the compressed messages; "
         "*retrievable*: kept or inside an original behind the result's CCR keys.",

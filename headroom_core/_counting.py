@@ -21,20 +21,23 @@ REPLY_PRIMING = 3
 FALLBACK_IMAGE_TOKENS = 85
 
 
-def image_tokens(block: Mapping[str, Any], model: str) -> int:
+def image_tokens(block: Mapping[str, Any], model: str, provider: str | None = None) -> int:
     try:
         from headroom_core.images import estimate_block_tokens
     except ImportError:  # the [image] extra is not installed
         return FALLBACK_IMAGE_TOKENS
-    return estimate_block_tokens(block, model)
+    return estimate_block_tokens(block, model, provider)
 
 
 class _Counter:
     """Counts text with a memo, so one `compress()` call never encodes the same string twice."""
 
-    def __init__(self, tokenizer: Tokenizer, memo: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, memo: dict[str, int] | None = None, image_provider: str | None = None
+    ) -> None:
         self.tokenizer = tokenizer
         self.memo = memo if memo is not None else {}
+        self.image_provider = image_provider
 
     def __call__(self, text: str) -> int:
         if len(text) < 256:  # hashing is not worth it for short strings
@@ -52,7 +55,7 @@ def _content_tokens(content: Any, count: Any, model: str) -> int:
     if isinstance(content, list):
         for block in content:
             if isinstance(block, Mapping) and _is_image(block):
-                total += image_tokens(block, model)
+                total += image_tokens(block, model, count.image_provider)
             elif isinstance(block, Mapping) and block.get("type") == "tool_result":
                 total += _content_tokens(block.get("content"), count, model)
             else:
@@ -61,10 +64,14 @@ def _content_tokens(content: Any, count: Any, model: str) -> int:
 
 
 def count_message_tokens(
-    message: Mapping[str, Any], model: str = "gpt-4o", *, memo: dict[str, int] | None = None
+    message: Mapping[str, Any],
+    model: str = "gpt-4o",
+    *,
+    memo: dict[str, int] | None = None,
+    image_provider: str | None = None,
 ) -> int:
     """Tokens of one message: overhead, content (text, tool results, images), tool calls."""
-    count = _Counter(get_tokenizer(model), memo)
+    count = _Counter(get_tokenizer(model), memo, image_provider)
     total = MESSAGE_OVERHEAD + _content_tokens(message.get("content"), count, model)
     for call in message.get("tool_calls") or ():
         if isinstance(call, Mapping):
@@ -80,8 +87,12 @@ def count_tokens(
     model: str = "gpt-4o",
     *,
     memo: dict[str, int] | None = None,
+    image_provider: str | None = None,
 ) -> int:
     """Tokens in a string, or in a whole conversation (with per-message overhead).
+
+    Images are priced for `image_provider` ('openai', 'anthropic', 'gemini'); None infers
+    it from the model name.
 
     `memo` (text -> count) lets a caller that counts the same long strings again (the
     pipeline: before, per slot, after) pay for each encode once.
@@ -100,7 +111,9 @@ def count_tokens(
         if not isinstance(message, Mapping):
             raise TypeError(f"message {i} should be a dict, got {type(message).__name__}")
     memo = memo if memo is not None else {}
-    return REPLY_PRIMING + sum(count_message_tokens(m, model, memo=memo) for m in text_or_messages)
+    return REPLY_PRIMING + sum(
+        count_message_tokens(m, model, memo=memo, image_provider=image_provider) for m in text_or_messages
+    )
 
 
 def json_text(value: Any) -> str:

@@ -34,6 +34,9 @@ class Slot:
     tool_args: Mapping[str, Any] | None = None
     tool_call_id: str | None = None
     part_index: int | None = None
+    """Index of the content block in the message (for Anthropic tool results: the tool_result block)."""
+    sub_index: int | None = None
+    """Index inside a tool_result's own content list, when its content is a list."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -187,7 +190,10 @@ def _list_slots(
             if isinstance(inner, str):
                 slots.append(_str_slot(block, "content", mi, role, "tool", tname, targs, tid, pi))
             elif isinstance(inner, list):
+                start = len(slots)
                 _list_slots(inner, mi, role, "tool", tname, targs, tid, calls, slots)
+                for slot in slots[start:]:  # name the tool_result block, then the part inside it
+                    slot.sub_index, slot.part_index = slot.part_index, pi
         elif _is_image(block):
             slots.append(
                 Slot(

@@ -188,6 +188,7 @@ def _compress_image_slot(
         tuple(outcome.ccr_keys),
         outcome.summary,
         slot.part_index,
+        sub_index=slot.sub_index,
     )
 
 
@@ -244,7 +245,7 @@ def _compress(
     if query is None:
         query = latest_user_text(out)
     memo: dict[str, int] = {}
-    tokens_before = count_tokens(out, model, memo=memo)
+    tokens_before = count_tokens(out, model, memo=memo, image_provider=config.images.provider)
     transforms: list[Transform] = []
     base_ctx = _context(config, model, query)
 
@@ -275,7 +276,16 @@ def _compress(
         if after >= before:
             transforms.append(
                 Transform(
-                    slot.message_index, slot.role, route_name, "none", before, before, (), "", slot.part_index
+                    slot.message_index,
+                    slot.role,
+                    route_name,
+                    "none",
+                    before,
+                    before,
+                    (),
+                    "",
+                    slot.part_index,
+                    sub_index=slot.sub_index,
                 )
             )
             continue
@@ -291,6 +301,7 @@ def _compress(
                 keys,
                 summary,
                 slot.part_index,
+                sub_index=slot.sub_index,
             )
         )
 
@@ -301,7 +312,7 @@ def _compress(
         out, context_report = manage_context(
             out, model=model, query=query, config=config, token_budget=token_budget, store=base_ctx.store
         )
-    tokens_after = count_tokens(out, model, memo=memo)
+    tokens_after = count_tokens(out, model, memo=memo, image_provider=config.images.provider)
     ccr_keys = list(dict.fromkeys(k for t in transforms for k in t.ccr_keys))
     if context_report is not None:
         ccr_keys.extend(k for k in getattr(context_report, "ccr_keys", ()) if k not in ccr_keys)

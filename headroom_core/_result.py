@@ -21,6 +21,9 @@ class Transform:
     ccr_keys: tuple[str, ...] = ()
     summary: str = ""
     part_index: int | None = None
+    """Content block index within the message (None for plain string content)."""
+    sub_index: int | None = None
+    """For an Anthropic tool_result whose content is a list: the part inside it."""
 
 
 @dataclass(frozen=True)

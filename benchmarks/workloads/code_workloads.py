@@ -74,6 +74,7 @@ def workloads() -> list[Workload]:
     ]
     return [
         Workload(
+            issue=3,
             name="code: codebase exploration (Go, Python, Rust)",
             messages=_exploration(
                 "How does serverHandler.ServeHTTP in net/http choose the handler for a request?",
@@ -90,6 +91,7 @@ def workloads() -> list[Workload]:
             source="real: go1.19_net_http_server.go, rust1.63_core_iter_iterator.rs, CPython stdlib",
         ),
         Workload(
+            issue=3,
             name="code: read lodash.js",
             messages=_exploration(
                 "Where does baseFlatten recurse into nested arrays?",

@@ -139,6 +139,7 @@ def workloads() -> list[Workload]:
     flask_needles.append(flask.rstrip("\n").split("\n")[-1])
     return [
         Workload(
+            issue=3,
             name="pytest run, 320 tests, 2 failures",
             messages=tool_conversation(
                 "Why are the tests failing?", "run_shell", run_text, {"command": "pytest -v"}
@@ -148,6 +149,7 @@ def workloads() -> list[Workload]:
             query="Why are the tests failing?",
         ),
         Workload(
+            issue=3,
             name="service log, 1,500 lines, a handful of errors",
             messages=tool_conversation(
                 "What went wrong in the orders worker?",
@@ -160,6 +162,7 @@ def workloads() -> list[Workload]:
             query="What went wrong in the orders worker?",
         ),
         Workload(
+            issue=3,
             name="loghub HDFS 2k",
             messages=tool_conversation("Any datanode problems?", "read_file", hdfs, {"path": "hdfs.log"}),
             target_saved=0.80,
@@ -167,6 +170,7 @@ def workloads() -> list[Workload]:
             source="real: loghub_HDFS_2k.log",
         ),
         Workload(
+            issue=3,
             name="loghub OpenStack 2k",
             messages=tool_conversation(
                 "Why did the instance fail?", "read_file", openstack, {"path": "nova.log"}
@@ -176,6 +180,7 @@ def workloads() -> list[Workload]:
             source="real: loghub_OpenStack_2k.log",
         ),
         Workload(
+            issue=3,
             name="dpkg log",
             messages=tool_conversation(
                 "Which packages were upgraded?", "read_file", dpkg, {"path": "/var/log/dpkg.log"}
@@ -185,6 +190,7 @@ def workloads() -> list[Workload]:
             source="real: var_log_dpkg.log",
         ),
         Workload(
+            issue=3,
             name="Flask pytest -v, 16 failures",
             messages=tool_conversation(
                 "Which Flask tests fail and why?", "run_shell", flask, {"command": "pytest -v tests"}

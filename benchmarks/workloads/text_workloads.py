@@ -128,6 +128,7 @@ def workloads() -> list[Workload]:
     question = "Which TODO/XXX notes are still open in the email package?"
     out.append(
         Workload(
+            issue=3,
             name="grep -rn TODO|FIXME|XXX, CPython stdlib (358 hits)",
             messages=tool_conversation(
                 question, "bash", grep, {"command": "grep -rn 'TODO\\|FIXME\\|XXX' ."}
@@ -143,6 +144,7 @@ def workloads() -> list[Workload]:
     question = "How does the reverse proxy call ServeHTTP in its tests?"
     out.append(
         Workload(
+            issue=3,
             name="rg -n -C3 ServeHTTP, Go net/http",
             messages=tool_conversation(question, "bash", rg, {"command": "rg -n -C3 ServeHTTP src/net/http"}),
             target_saved=0.5,
@@ -158,6 +160,7 @@ def workloads() -> list[Workload]:
     )
     out.append(
         Workload(
+            issue=3,
             name="20-file diff, query names 2 files",
             messages=tool_conversation(question, "bash", diff, {"command": "git diff main...feature"}),
             target_saved=0.5,
@@ -171,6 +174,7 @@ def workloads() -> list[Workload]:
     question = "What changed in sessions.py? Is the session now marked as accessed for `in` and `len`?"
     out.append(
         Workload(
+            issue=3,
             name="git diff flask 3.1.0..3.1.3 (17 files), query names sessions.py",
             messages=tool_conversation(question, "bash", flask, {"command": "git diff 3.1.0..3.1.3"}),
             target_saved=0.5,
@@ -183,6 +187,7 @@ def workloads() -> list[Workload]:
     question = "Summarize this release diff."
     out.append(
         Workload(
+            issue=3,
             name="git diff flask 3.1.0..3.1.3, no file named (context trimming only)",
             messages=tool_conversation(question, "bash", flask, {"command": "git diff 3.1.0..3.1.3"}),
             target_saved=0.1,
@@ -197,6 +202,7 @@ def workloads() -> list[Workload]:
     question = "How do I find files by modification time with -mtime?"
     out.append(
         Workload(
+            issue=3,
             name="man find(1) as prose",
             messages=tool_conversation(question, "bash", man, {"command": "man find | col -b"}),
             target_saved=0.5,
@@ -218,6 +224,7 @@ def workloads() -> list[Workload]:
     question = "How do private variables and name mangling work in Python classes?"
     out.append(
         Workload(
+            issue=3,
             name="Python tutorial 'Classes' (reST) as prose",
             messages=tool_conversation(question, "read_file", tutorial, {"path": "tutorial/classes.rst"}),
             target_saved=0.5,
@@ -246,6 +253,7 @@ def workloads() -> list[Workload]:
     question = "How do I run a command and capture its output with subprocess?"
     out.append(
         Workload(
+            issue=3,
             name="retrieved chunks: stdlib module docstrings",
             messages=tool_conversation(question, "search_docs", retrieved, {"query": question}),
             target_saved=0.4,

@@ -34,6 +34,7 @@ counting, no quadratic steps.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -554,7 +555,12 @@ def parse_table_text(text: str) -> dict[str, Any]:
     if not lines or not lines[0].startswith(TABLE_HEADER_PREFIX) or not lines[0].endswith("]"):
         raise ValueError("not a headroom table: the first line must be the table header")
     result: dict[str, Any] = {
-        "header": lines[0], "constant": {}, "template": {}, "order": None, "fields": None, "rows": [],
+        "header": lines[0],
+        "constant": {},
+        "template": {},
+        "order": None,
+        "fields": None,
+        "rows": [],
     }
     for line in lines[1:]:
         if result["fields"] is None:
@@ -1216,6 +1222,23 @@ def crush(text: str, ctx: CompressContext) -> Compressed | None:
     return Compressed(lead + out.text + trail, out.ccr_keys, out.summary)
 
 
+def _has_duplicate_keys(text: str) -> bool:
+    """True if some object repeats a key. Only the lossless path needs this (the lossy path
+    stashes the original); the stdlib parser is slower than orjson but sees every pair."""
+    found = False
+
+    def check(pairs: list[tuple[str, Any]]) -> None:
+        nonlocal found
+        if not found and len(pairs) > 1 and len({k for k, _ in pairs}) != len(pairs):
+            found = True
+
+    try:
+        json.loads(text, object_pairs_hook=check)
+    except (ValueError, RecursionError):
+        return True  # cannot verify: treat as unsafe to rewrite
+    return found
+
+
 def _crush_document(text: str, doc: Any, ctx: CompressContext) -> Compressed | None:
     cfg = ctx.config.json
     original_tokens = _estimate_tokens(text, ctx)
@@ -1231,6 +1254,8 @@ def _crush_document(text: str, doc: Any, ctx: CompressContext) -> Compressed | N
     def lossless_result() -> Compressed | None:
         if lossless_tokens >= original_tokens and len(lossless) >= len(text):
             return None
+        if _has_duplicate_keys(text):
+            return None  # orjson kept only the last value; a rewrite would lose the others unseen
         return Compressed(lossless, (), lossless_summary)
 
     if not ctx.can_drop or lossless_tokens <= cfg.target_ratio * original_tokens:

@@ -124,6 +124,9 @@ def _group(parsed: list[_Line]) -> tuple[list[_File], bool]:
     contiguous = True
     previous_path = None
     for index, item in enumerate(parsed):
+        if item.kind == "other" and item.raw.strip():
+            previous_path = None  # an interleaved line (a grep error): grouping would move it
+            continue
         if item.kind not in ("match", "context"):
             continue
         entry = files.get(item.path)

@@ -1,0 +1,23 @@
+"""Images: provider-aware token accounting, compression strategies, the trained router.
+
+`estimate_block_tokens(block, model)` sizes an image from its header only.
+`compress_image_block(block, model=..., ctx=...)` returns an `ImageOutcome` or None.
+`dedupe_images(messages, ctx)` replaces later copies of an image by a reference.
+See docs/images.md for the formulas, strategies and how the router was trained.
+"""
+
+from __future__ import annotations
+
+from headroom_core.images._compress import ImageOutcome, compress_image_block, estimate_block_tokens
+from headroom_core.images._dedupe import dedupe_images
+from headroom_core.images._providers import image_tokens, infer_provider, seen_size
+
+__all__ = [
+    "ImageOutcome",
+    "compress_image_block",
+    "dedupe_images",
+    "estimate_block_tokens",
+    "image_tokens",
+    "infer_provider",
+    "seen_size",
+]

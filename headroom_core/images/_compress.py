@@ -1,0 +1,392 @@
+"""`compress_image_block`: one image content block in, a cheaper one (or None) out.
+
+Order of work: locate the bytes -> dedupe (same payload seen earlier in this call) ->
+size from the header (refuse bombs before decoding) -> decode -> crop a uniform border ->
+the router picks a level -> each level from there toward milder is encoded, decoded
+back and measured against what the provider would have seen of the original; the first
+one above the quality bar wins. The original block goes to CCR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import numpy as np
+import orjson
+from PIL import Image
+
+from headroom_core.images import _codec
+from headroom_core.images._analysis import (
+    colour_stats,
+    detail_retention,
+    features,
+    flatten_alpha,
+    ssim,
+    ssim_pooling,
+    uniform_border,
+)
+from headroom_core.images._providers import LEVELS, image_tokens, infer_provider, plan, seen_size
+from headroom_core.images._router import load_router
+
+FALLBACK_TOKENS = 85
+_PNG_MAX_COLOURS = 600
+"""At most this many distinct (5-bit) colours: line art, re-encoded as PNG."""
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What happened to one image block."""
+
+    block: dict[str, Any]
+    strategy: str
+    tokens_before: int
+    tokens_after: int
+    ccr_keys: tuple[str, ...] = ()
+    summary: str = ""
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+def _detail(ref: _codec.ImageRef) -> str | None:
+    return ref.detail.lower() if ref.detail else None
+
+
+def estimate_block_tokens(block: Mapping[str, Any], model: str, provider: str | None = None) -> int:
+    """Tokens one image block costs with the model's provider (header read only).
+
+    Images that cannot be sized (remote URLs, unreadable data) count as 85, OpenAI's
+    low-detail cost; OpenAI `detail: "low"` is always 85. Text blocks left by `dedupe`
+    are not images and are counted as text by the caller.
+    """
+    try:
+        provider = infer_provider(model, provider)
+    except ValueError:
+        provider = "openai"
+    ref = _codec.locate(block)
+    if ref is None:
+        return FALLBACK_TOKENS
+    detail = _detail(ref)
+    if provider == "openai" and detail == "low":
+        return FALLBACK_TOKENS
+    if ref.b64 is None:
+        return FALLBACK_TOKENS
+    info = _codec.header_info(ref.b64)
+    if info is None:
+        return FALLBACK_TOKENS
+    return image_tokens(provider, info[0], info[1], detail)
+
+
+# --------------------------------------------------------------------------- dedupe state
+
+_SEEN: dict[int, dict[str, list[Any]]] = {}
+_SEEN_LOCK = threading.Lock()
+
+
+def _seen_for(ctx: Any) -> dict[str, list[Any]]:
+    """Per-context memory of image payloads (digest -> [number, CCR key, first block]).
+
+    The pipeline shares one context per `compress()` call, so this is per call. Freed
+    when the context is collected."""
+    key = id(ctx)
+    with _SEEN_LOCK:
+        seen = _SEEN.get(key)
+        if seen is None:
+            seen = _SEEN[key] = {}
+            weakref.finalize(ctx, _SEEN.pop, key, None)
+    return seen
+
+
+def payload_digest(ref: _codec.ImageRef) -> str | None:
+    source = ref.b64 if ref.b64 is not None else ref.url
+    if source is None:
+        return None
+    return hashlib.sha256("".join(source.split()).encode("ascii", "replace")).hexdigest()
+
+
+def reference_text(number: int, key: str | None) -> str:
+    what = f"image omitted: identical to image #{number} earlier in this conversation"
+    if key is None:
+        return f"[headroom: {what}]"
+    from headroom_core._ccr import make_marker
+
+    return make_marker(what, key)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _passthrough(block: Mapping[str, Any], tokens: int, note: str) -> ImageOutcome:
+    return ImageOutcome(dict(block), "passthrough", tokens, tokens, (), note)
+
+
+def _stash(block: Mapping[str, Any], ctx: Any, **meta: Any) -> str:
+    return ctx.stash(orjson.dumps(block).decode(), "image", **meta)
+
+
+def _fetch(url: str, timeout: float, limit: int) -> bytes:
+    if not url.lower().startswith(("https://", "http://")):
+        raise ValueError("only http(s) image URLs are fetched")
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "headroom-ai"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        raw = response.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"remote image is larger than {limit:,} bytes")
+    return raw
+
+
+def _output_format(image: Image.Image, source_format: str) -> str:
+    if "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info):
+        return "PNG"
+    colours, _ = colour_stats(image)
+    if colours <= _PNG_MAX_COLOURS and source_format != "JPEG":
+        return "PNG"
+    return "JPEG"
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "RGBA", "L"):
+        return image
+    if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    level: str
+    raw: bytes
+    fmt: str
+    size: tuple[int, int]
+    detail: str | None
+    tokens: int
+    ssim: float
+    detail_kept: float
+
+
+def reference_view(image: Image.Image, provider: str, detail: str | None) -> Image.Image:
+    """What the provider's model sees of `image`, in greyscale (the quality reference)."""
+    return flatten_alpha(_resize(image, seen_size(provider, image.width, image.height, detail))).convert("L")
+
+
+def measure(reference: Image.Image, raw: bytes) -> tuple[float, float]:
+    """(SSIM, detail retention) of encoded `raw` against the greyscale `reference`."""
+    with _codec._open(raw) as decoded:
+        decoded.load()
+        back = flatten_alpha(decoded).convert("L")
+    if back.size != reference.size:
+        back = back.resize(reference.size, Image.Resampling.BICUBIC)
+    kept = detail_retention(np.asarray(reference, np.float64), np.asarray(back, np.float64))
+    factor = ssim_pooling(reference.size)
+    if factor > 1:
+        reference, back = reference.reduce(factor), back.reduce(factor)
+    return ssim(np.asarray(reference, np.float64), np.asarray(back, np.float64)), kept
+
+
+def evaluate_level(
+    image: Image.Image,
+    source_format: str,
+    provider: str,
+    level: str,
+    detail: str | None,
+    jpeg_quality: int,
+    reference: Image.Image | None = None,
+    png_level: int = 6,
+) -> Candidate:
+    """Encode `image` at `level` and measure it against what the provider sees of `image`.
+
+    `png_level` only changes PNG byte size, never pixels (training uses a fast level)."""
+    p = plan(provider, level, image.width, image.height, detail)
+    resized = _resize(image, (p.width, p.height))
+    fmt = _output_format(resized, source_format)
+    raw = _codec.encode(resized, fmt, jpeg_quality, png_level)
+    if reference is None:
+        reference = reference_view(image, provider, detail)
+    similarity, kept = measure(reference, raw)
+    tokens = image_tokens(provider, p.width, p.height, p.detail)
+    return Candidate(level, raw, fmt, (p.width, p.height), p.detail, tokens, similarity, kept)
+
+
+T = TypeVar("T")
+
+
+def choose_level(levels: Sequence[str], start: str, attempt: Callable[[str], T | None]) -> T | None:
+    """The run-time search around the router's guess `start`.
+
+    `attempt(level)` returns something when that level is above the quality bar. If the
+    guess passes, one level stronger is tried too (the router may be cautious); if it
+    fails, milder levels are tried in turn. At most `len(levels)` attempts.
+    """
+    i = levels.index(start) if start in levels else len(levels) - 1
+    first = attempt(levels[i])
+    if first is not None:
+        stronger = attempt(levels[i + 1]) if i + 1 < len(levels) else None
+        return stronger if stronger is not None else first
+    for level in reversed(levels[:i]):
+        found = attempt(level)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def compress_image_block(block: dict[str, Any], *, model: str, ctx: Any) -> ImageOutcome | None:
+    """A cheaper version of one image block, or None to leave it as it is.
+
+    Never raises on image content: unreadable, oversized, animated or unsupported images
+    come back untouched with a note (strategy 'passthrough'). Lossy steps run only when
+    CCR is on (`ctx.can_drop`); the original block is stashed and its key returned.
+    """
+    cfg = ctx.config.images
+    if not cfg.enabled or not isinstance(block, Mapping):
+        return None
+    ref = _codec.locate(block)
+    if ref is None:
+        return None
+    provider = infer_provider(model, cfg.provider)
+    tokens_before = estimate_block_tokens(block, model, cfg.provider)
+
+    digest = payload_digest(ref) if cfg.dedupe else None
+    if digest is not None:
+        seen = _seen_for(ctx)
+        entry = seen.get(digest)
+        if entry is not None:
+            return _reference(block, entry, tokens_before, ctx)
+        seen[digest] = [len(seen) + 1, None, block]
+    try:
+        outcome = _compress_one(block, ref, provider, tokens_before, cfg, ctx)
+    except Exception as exc:  # a Pillow/numpy surprise on odd content must not break compress()
+        outcome = _passthrough(block, tokens_before, f"image left unchanged ({type(exc).__name__}: {exc})")
+    if outcome is not None and outcome.strategy != "passthrough":
+        # Report exactly what the accounting will count for the new block.
+        after = estimate_block_tokens(outcome.block, model, cfg.provider)
+        if after != outcome.tokens_after:
+            outcome = replace(outcome, tokens_after=after)
+    if digest is not None and outcome is not None and outcome.ccr_keys:
+        _seen_for(ctx)[digest][1] = outcome.ccr_keys[0]
+    return outcome
+
+
+def _reference(
+    block: Mapping[str, Any], entry: list[Any], tokens_before: int, ctx: Any
+) -> ImageOutcome | None:
+    """A later copy of an image: a text reference to the first copy (stashed once)."""
+    number, key, first_block = entry
+    if key is None and ctx.can_drop:
+        key = entry[1] = _stash(first_block, ctx)
+    text = reference_text(number, key)
+    after = ctx.tokenizer.count(text)
+    if after >= tokens_before:
+        return None
+    keys = (key,) if key else ()
+    return ImageOutcome(
+        {"type": "text", "text": text}, "dedupe", tokens_before, after, keys, f"duplicate of image #{number}"
+    )
+
+
+def _compress_one(
+    block: Mapping[str, Any], ref: _codec.ImageRef, provider: str, tokens_before: int, cfg: Any, ctx: Any
+) -> ImageOutcome | None:
+    raw: bytes | None = None
+    if ref.url is not None:
+        if not cfg.allow_remote_fetch:
+            return _passthrough(
+                block, tokens_before, "remote image URL not fetched (allow_remote_fetch is off)"
+            )
+        if not ctx.can_drop:
+            return None
+        try:
+            raw = _fetch(ref.url, cfg.fetch_timeout_seconds, cfg.max_payload_bytes)
+        except Exception as exc:
+            return _passthrough(block, tokens_before, f"remote image not fetched ({type(exc).__name__})")
+    elif ref.b64 is None:
+        return _passthrough(block, tokens_before, "unsupported image data URL (not base64)")
+    elif len(ref.b64) * 3 // 4 > cfg.max_payload_bytes:
+        return _passthrough(block, tokens_before, f"image payload over {cfg.max_payload_bytes:,} bytes")
+    if not ctx.can_drop:
+        return None  # every strategy below is lossy; without CCR the original would be lost
+    if raw is None:
+        info = _codec.header_info(ref.b64)
+        if info is not None and info[0] * info[1] > cfg.max_pixels:
+            return _passthrough(
+                block, tokens_before, f"{info[0]}x{info[1]} image over the {cfg.max_pixels:,}-pixel limit"
+            )
+        try:
+            raw = _codec.b64decode(ref.b64)
+        except ValueError as exc:
+            return _passthrough(block, tokens_before, str(exc))
+    try:
+        image, fmt = _codec.decode(raw, cfg.max_pixels)
+    except _codec.BadImage as exc:
+        return _passthrough(block, tokens_before, str(exc))
+    with image:
+        return _shrink(block, ref, image, fmt, len(raw), provider, tokens_before, cfg, ctx)
+
+
+def _shrink(
+    block: Mapping[str, Any],
+    ref: _codec.ImageRef,
+    image: Image.Image,
+    fmt: str,
+    payload_bytes: int,
+    provider: str,
+    tokens_before: int,
+    cfg: Any,
+    ctx: Any,
+) -> ImageOutcome | None:
+    detail = _detail(ref)
+    if ref.url is not None:
+        tokens_before = image_tokens(provider, image.width, image.height, detail)
+    if tokens_before < cfg.min_tokens:
+        return None
+    work = _normalise_mode(image)
+    steps: list[str] = []
+    box = uniform_border(work) if cfg.crop_borders else None
+    if box is not None:
+        work = work.crop(box)
+        steps.append("crop")
+    reference = reference_view(work, provider, detail)
+    seen_tokens = image_tokens(provider, work.width, work.height, detail)
+    router = load_router() if cfg.use_router else None
+    start = router.predict(features(work, provider, seen_tokens)) if router is not None else LEVELS[-1]
+
+    def attempt(level: str) -> Candidate | None:
+        candidate = evaluate_level(work, fmt, provider, level, detail, cfg.jpeg_quality, reference)
+        if candidate.ssim >= cfg.min_ssim and candidate.detail_kept >= cfg.min_detail:
+            return candidate
+        return None
+
+    # OpenAI's low detail is a field of OpenAI blocks; other block shapes cannot carry it.
+    low_ok = cfg.allow_low_detail and (provider != "openai" or ref.shape.startswith("openai"))
+    levels = [lv for lv in LEVELS if low_ok or lv != "low"]
+    chosen = choose_level(levels, start, attempt)
+    if chosen is None:
+        return None  # not even the re-encode at the seen size holds the quality bar
+    if chosen.tokens >= tokens_before and len(chosen.raw) >= payload_bytes:
+        return None
+    steps.append({"keep": "sweet_spot"}.get(chosen.level, chosen.level))
+    steps.append(chosen.fmt.lower())
+    media_type = _codec.media_type_of(chosen.fmt)
+    new_block = _codec.rebuild(block, ref, _codec.b64encode(chosen.raw), media_type, chosen.detail)
+    key = _stash(block, ctx, width=image.width, height=image.height)
+    summary = (
+        f"image {image.width}x{image.height} -> {chosen.size[0]}x{chosen.size[1]} {chosen.fmt}"
+        f" ({provider}: {tokens_before} -> {chosen.tokens} tokens, SSIM {chosen.ssim:.3f},"
+        f" detail {chosen.detail_kept:.2f}); original: {ctx.marker('original image', key)}"
+    )
+    return ImageOutcome(new_block, "+".join(steps), tokens_before, chosen.tokens, (key,), summary)
