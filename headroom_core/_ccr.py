@@ -223,6 +223,33 @@ def stash(store: CCRStore, original: str, kind: str, **meta: Any) -> str:
     return key
 
 
+def store_original(
+    text: str,
+    *,
+    kind: str = "text",
+    unit: str = "line",
+    config: Any = None,
+    store: CCRStore | None = None,
+) -> str | None:
+    """Put `text` in the CCR store and return its key (`content_key(text)`).
+
+    For adapters and applications that drop content themselves (a RAG budget dropping whole
+    passages) and want it retrievable like everything Headroom drops. `unit` says how a
+    query retrieval splits it ("line" or "block": paragraphs). Returns None when the config
+    disables CCR.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"store_original() expected a str, got {type(text).__name__}")
+    if store is None:
+        from headroom_core._config import HeadroomConfig
+
+        config = config or HeadroomConfig()
+        if not config.ccr_enabled:
+            return None
+        store = store_for(config)
+    return stash(store, text, kind, unit=unit)
+
+
 def load(store: CCRStore, key: str) -> tuple[dict[str, Any], str]:
     """(metadata, original text) for `key`; `CCRKeyNotFoundError` if absent or expired."""
     if not isinstance(key, str):

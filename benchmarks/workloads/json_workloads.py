@@ -294,6 +294,25 @@ def database_rows() -> Workload:
     )
 
 
+def speed_100k(target_tokens: int = 100_000) -> Workload:
+    """The issue's speed goal: a ~100k-token JSON tool output (the DB rows, cut to size).
+    Its *ratio* column is the cold compress time over one tiktoken encode (goal: <= 2x)."""
+    from headroom_core import get_tokenizer
+
+    base = database_rows()
+    rows = orjson.loads(base.messages[-1]["content"])
+    per_row = get_tokenizer("gpt-4o").count(base.messages[-1]["content"]) / len(rows)
+    rows = rows[: int(target_tokens / per_row)]
+    failed = [str(r["id"]) for r in rows if r["status"] == "failed"]
+    return Workload(
+        name="json: 100k-token tool output (speed goal: ratio <= 2x)",
+        messages=tool_conversation(base.query or "", "sql_query", _pretty(rows)),
+        target_saved=0.90,
+        needles=failed,
+        query=base.query,
+    )
+
+
 # --------------------------------------------------------------------------- real inputs
 
 
@@ -315,6 +334,7 @@ def workloads() -> list[Workload]:
         sre_incident(),
         github_issues(),
         database_rows(),
+        speed_100k(),
         _real(
             "json: moto EC2 instance type offerings",
             "moto_ec2_instance_type_offerings_az_us-east-1.json",

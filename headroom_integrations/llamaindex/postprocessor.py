@@ -25,8 +25,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from pydantic import InstanceOf
 
-from headroom_core import HeadroomConfig, make_marker
-from headroom_core import _ccr as ccr
+from headroom_core import HeadroomConfig, content_key, make_marker, store_original
 from headroom_core.chunks import ChunkResult, fit_chunks
 from headroom_integrations.llamaindex._tokens import TokenCounter, token_counter
 
@@ -308,7 +307,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     def _note_node(
         self, nodes: list[NodeWithScore], lost: list[tuple[int, str]], omitted_text: str, budget: int
     ) -> NodeWithScore:
-        key = ccr.content_key(omitted_text)
+        key = content_key(omitted_text)
         duplicates = sum(1 for _, reason in lost if reason == "duplicate")
         what = f"{len(lost)} lower-ranked retrieved passage{'s' if len(lost) != 1 else ''} omitted"
         what += f" to fit a {budget:,}-token budget"
@@ -357,14 +356,13 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         budget: int,
         config: HeadroomConfig,
     ) -> NodeFit:
-        store = ccr.store_for(config) if config.ccr_enabled else None
         omitted: list[OmittedNode] = []
         for i, reason, key in attempt.omitted:
-            if key is None and store is not None and texts[i].strip():
-                key = ccr.stash(store, texts[i], "text", unit="line")
+            if key is None and config.ccr_enabled and texts[i].strip():
+                key = store_original(texts[i], unit="line", config=config)
             omitted.append(OmittedNode(nodes[i].node.node_id, nodes[i].score, reason, key))
         omitted_key = None
-        if attempt.omitted_text is not None and store is not None:
+        if attempt.omitted_text is not None and config.ccr_enabled:
             # Whole passages joined by blank lines: `retrieve(key, query=...)` searches paragraphs.
-            omitted_key = ccr.stash(store, attempt.omitted_text, "text", unit="block")
+            omitted_key = store_original(attempt.omitted_text, unit="block", config=config)
         return NodeFit(attempt.nodes, attempt.tokens, tokens_before, budget, omitted, omitted_key)

@@ -172,3 +172,17 @@ def test_memory_store_is_bounded():
 def test_default_store_uses_env_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("HEADROOM_CCR_DIR", str(tmp_path / "envstore"))
     assert _ccr.default_store_path() == str(tmp_path / "envstore")
+
+
+def test_store_original_public_api(tmp_path):
+    from headroom_core import HeadroomConfig, content_key, store_original
+
+    cfg = HeadroomConfig(ccr_path=str(tmp_path / "ccr"))
+    text = "first passage about budgets\n\nsecond passage about markers"
+    key = store_original(text, unit="block", config=cfg)
+    assert key == content_key(text)
+    assert retrieve(key, config=cfg) == text
+    assert retrieve(key, query="markers", config=cfg) == "second passage about markers"
+    assert store_original(text, config=HeadroomConfig(ccr_enabled=False)) is None
+    with pytest.raises(TypeError, match="expected a str"):
+        store_original(b"bytes", config=cfg)
