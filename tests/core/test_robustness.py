@@ -51,6 +51,7 @@ from headroom_core import (
     MemoryCCRStore,
     TextConfig,
     Transform,
+    _ccr,
     compress,
     compress_text,
     count_tokens,
@@ -59,6 +60,7 @@ from headroom_core import (
     retrieve,
 )
 from headroom_core._router import RouteHints, route
+from headroom_core.compressors import REGISTRY, CompressContext, get_compressor
 
 MODEL = "gpt-4o"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -252,8 +254,6 @@ def json_content(text: str) -> str:
 
 def lossless_json_form(segment: str, hints: RouteHints | None) -> str | None:
     """What the crusher writes for `segment` when it may not drop anything (CCR off)."""
-    from headroom_core.compressors import CompressContext, get_compressor
-
     crusher = get_compressor("json")
     assert crusher is not None
     ctx = CompressContext(
@@ -303,15 +303,35 @@ def assert_search_lossless(original: str, output: str) -> None:
             path = header["path"]
         elif grouped:
             rebuilt.append(f"{path}{grouped['sep']}{grouped['line']}{grouped['sep']}{grouped['body']}")
-        elif line != "--":
+        elif line.strip() and line != "--":
             rebuilt.append(line)
             path = None
-    wanted = [line for line in original.split("\n") if line != "--"]
-    while wanted and not wanted[-1]:  # a final newline is not worth keeping
-        wanted.pop()
-    while rebuilt and not rebuilt[-1]:
-        rebuilt.pop()
+    # Separators and blank lines carry no content: grouping may move or drop them.
+    wanted = [line for line in original.split("\n") if line.strip() and line != "--"]
     assert rebuilt == wanted, "grouped search results do not rebuild the original lines"
+
+
+def assert_record_meta(key: str, store: Any) -> None:
+    """The record says how `retrieve(key, query=...)` splits it: JSON `paths` that lead to
+    arrays, or a text `unit` of lines or blocks."""
+    meta, original = _ccr.load(store, key)
+    if meta.get("kind") == "json":
+        doc = orjson.loads(original)
+        for path in meta.get("paths") or [[]]:
+            node = doc
+            for step in path:
+                node = node[step]
+            assert isinstance(node, list), f"CCR path {path} does not lead to an array"
+    else:
+        assert meta.get("unit") in ("line", "block"), f"CCR record without a unit: {meta}"
+
+
+def _is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def assert_slot_invariants(
@@ -334,9 +354,13 @@ def assert_slot_invariants(
     unmarked = [key for key in keys if key not in marked]
     assert not unmarked, f"CCR keys with no parseable marker in the output: {unmarked}"
     originals = {key: retrieve(key, store=store) for key in keys}
+    for key in keys:
+        assert_record_meta(key, store)
     if after == before:
         return
     assert compressor != "none", "text changed but no compressor is named"
+    if _is_valid_unicode(before):
+        assert _is_valid_unicode(after), "compression produced text an LLM API cannot encode"
     segments = route(before, hints)
     parts = {seg.text for seg in segments} | {before}
     for key, original in originals.items():
@@ -774,6 +798,72 @@ def test_other_models(name, model):
     assert run.result.model == model and run.result.tokens_after < run.result.tokens_before
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(HeadroomConfig(compress_tool_outputs=False), id="tool-outputs-off"),
+        pytest.param(
+            HeadroomConfig(disabled_compressors=frozenset(REGISTRY) | {"text", "oversize"}),
+            id="every-kind-disabled",
+        ),
+        pytest.param(
+            HeadroomConfig(disabled_compressors=frozenset(get_compressor(kind).name for kind in REGISTRY)),
+            id="every-compressor-name-disabled",
+        ),
+    ],
+)
+def test_switched_off_means_untouched(config):
+    outputs = [fixture_text(n) for n in FIXTURE_NAMES if not n.startswith("code/")]
+    messages = anthropic_turn(outputs, args={"command": "cat *"})
+    store = MemoryCCRStore()
+    result = compress(messages, MODEL, config=config.with_(ccr_store=store))
+    assert result.messages == messages and result.ccr_keys == []
+    assert result.tokens_after == result.tokens_before
+
+
+def test_tuple_content_is_treated_like_a_list_or_refused():
+    """`validate_messages` accepts tuples as content; then they must be counted and
+    compressed like lists (a 97k-token log counted as 6 tokens breaks every budget)."""
+    log = fixture_text("loghub_HDFS_2k.log")
+    as_list = anthropic_turn([log], args={"command": "cat hdfs.log"})
+    outer = copy.deepcopy(as_list)
+    outer[2]["content"] = tuple(outer[2]["content"])
+    inner = copy.deepcopy(as_list)
+    inner[2]["content"][0]["content"] = tuple(inner[2]["content"][0]["content"])
+    expected = compress(as_list, MODEL, config=HeadroomConfig(ccr_store=MemoryCCRStore()))
+    for messages in (outer, inner):
+        try:
+            result = compress(messages, MODEL, config=HeadroomConfig(ccr_store=MemoryCCRStore()))
+        except TypeError:
+            continue  # refusing tuples with a clear error is fine too
+        assert result.tokens_before == expected.tokens_before == count_tokens(as_list, MODEL)
+        assert result.tokens_after == expected.tokens_after
+
+
+def test_same_output_twice_in_one_conversation():
+    """Two identical tool results share one CCR key and compress the same way."""
+    text = fixture_text("openml_api_data_features_40966.json")
+    messages = tool_turn(text, args={"path": "features.json"})
+    messages += [
+        {"role": "user", "content": "And again?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_2",
+                    "type": "function",
+                    "function": {"name": "read_file", "arguments": '{"path": "features.json"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_2", "content": text},
+    ]
+    run = run_checked(messages, RouteHints("read_file", {"path": "features.json"}))
+    first, second = run.result.transforms_applied
+    assert first.ccr_keys == second.ccr_keys and len(run.result.ccr_keys) == 1
+
+
 # --------------------------------------------------------------------------- hostile input
 
 
@@ -1139,6 +1229,46 @@ def test_json_without_table_form_stays_json(name):
     assert isinstance(value, (dict, list))
 
 
+_SGR = {"red": "\x1b[31m", "green": "\x1b[32m", "cyan": "\x1b[36m", "bold": "\x1b[1m", "reset": "\x1b[0m"}
+
+
+def colored(name: str) -> str:
+    """A fixture as the tool prints it with `--color=always` (ANSI SGR escapes)."""
+    red, green, cyan, bold, reset = _SGR.values()
+    lines = fixture_text(name).split("\n")
+    if name.endswith(".diff"):
+        paint = {"-": red, "+": green, "@": cyan, "d": bold}
+        return "\n".join(paint[line[0]] + line + reset if line[:1] in paint else line for line in lines)
+    if name.startswith("grep_"):
+        match = re.compile(r"^([^:]+):(\d+):")
+        return "\n".join(
+            match.sub(
+                lambda m: f"\x1b[35m{m[1]}{reset}{cyan}:{reset}{green}{m[2]}{reset}{cyan}:{reset}", line
+            )
+            for line in lines
+        )
+    text = "\n".join(lines)
+    return text.replace("PASSED", green + "PASSED" + reset).replace("FAILED", red + "FAILED" + reset)
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("git_diff_flask_3.1.0..3.1.3.diff", "git diff --color=always"),
+        ("grep_rn_TODO_FIXME_XXX_cpython3.11_stdlib.txt", "grep --color=always -rn TODO"),
+        ("pytest_v_flask_head_tests_vs_installed_3.1.3.log", "pytest -v --color=yes"),
+    ],
+)
+def test_ansi_colored_output_routes_like_plain(name, command):
+    """Colour escapes do not change what the output is; the same compressor must take it."""
+    hints = RouteHints("bash", {"command": command})
+    res = text_checked(colored(name), hints, query="error")
+    assert res.route == EXPECTED_ROUTES[name]
+    # The escapes cost some tokens themselves, but must not stop the compressor working.
+    plain = text_checked(fixture_text(name), hints, query="error", twice=False)
+    assert res.tokens_after <= 1.5 * plain.tokens_after
+
+
 # --------------------------------------------------------------------------- properties
 
 # Derandomized so the suite is stable; HEADROOM_FUZZ=<n> explores n times more examples
@@ -1186,7 +1316,8 @@ def test_two_fixture_windows_glued_together(data):
         size = data.draw(st.integers(0, 6000), label=f"{label} size")
         pieces.append(raw[start : start + size].decode("utf-8", errors="replace"))
     separator = data.draw(st.sampled_from(["", "\n", "\n\n", "\r\n"]), label="separator")
-    text_checked(separator.join(pieces), RouteHints("bash", {"command": "make check"}))
+    config = HeadroomConfig(ccr_enabled=data.draw(st.booleans(), label="ccr"))
+    text_checked(separator.join(pieces), RouteHints("bash", {"command": "make check"}), config=config)
 
 
 @property_settings(25)
@@ -1221,10 +1352,11 @@ json_docs = st.recursive(
 
 
 @property_settings(40)
-@given(doc=json_docs, indent=st.booleans())
-def test_generated_json_documents(doc, indent):
+@given(doc=json_docs, indent=st.booleans(), ccr=st.booleans())
+def test_generated_json_documents(doc, indent, ccr):
     text = json.dumps(doc, indent=2 if indent else None, ensure_ascii=False)
-    text_checked(text, RouteHints("http_get", {"url": "https://api.example/x"}))
+    hints = RouteHints("http_get", {"url": "https://api.example/x"})
+    text_checked(text, hints, config=HeadroomConfig(ccr_enabled=ccr))
 
 
 log_lines = st.lists(
@@ -1352,3 +1484,55 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, dict):
         for v in value.values():
             yield from _strings(v)
+
+
+_junk_lines = st.sampled_from(
+    [
+        "",
+        "}",
+        "{",
+        "@@ -1 +1 @@",
+        "diff --git a/x b/x",
+        "Traceback (most recent call last):",
+        "E   assert 1 == 2",
+        "=== 1 failed in 0.1s ===",
+        "\x00",
+        "\ud800",
+        "--",
+        "x.py:1:y",
+        "2026-01-01 00:00:00 ERROR z",
+        '"""',
+        "/*",
+        "```",
+    ]
+)
+
+
+@property_settings(25)
+@given(data=st.data())
+def test_mutated_fixture_lines(data):
+    """Real outputs with lines deleted, doubled, swapped, cut or replaced by junk that
+    looks like another format: every compressor meets malformed versions of its input."""
+    name = data.draw(st.sampled_from(FIXTURE_NAMES), label="fixture")
+    raw = fixture_text(name)
+    start = data.draw(st.integers(0, len(raw) - 1), label="start")
+    lines = raw[start : start + 12_000].split("\n")
+    for _ in range(data.draw(st.integers(1, 12), label="edits")):
+        i = data.draw(st.integers(0, len(lines) - 1), label="line")
+        op = data.draw(st.sampled_from(["delete", "double", "swap", "junk", "cut"]), label="op")
+        if op == "delete" and len(lines) > 1:
+            del lines[i]
+        elif op == "double":
+            lines.insert(i, lines[i])
+        elif op == "swap":
+            j = data.draw(st.integers(0, len(lines) - 1), label="other line")
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == "junk":
+            lines.insert(i, data.draw(_junk_lines, label="junk"))
+        elif op == "cut":
+            lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i])), label="cut")]
+    query = data.draw(st.sampled_from([None, "error", "handler timeout"]), label="query")
+    # Without CCR every change must be lossless, which the checks then verify.
+    config = HeadroomConfig(ccr_enabled=data.draw(st.booleans(), label="ccr"))
+    hints = RouteHints("read_file", {"path": name.rsplit("/", 1)[-1]})
+    text_checked("\n".join(lines), hints, query=query, config=config)
