@@ -78,8 +78,19 @@ def detect_format(messages: Sequence[Mapping[str, Any]]) -> Format:
 
 
 def copy_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A deep copy, so the caller's objects are never mutated."""
-    return [copy.deepcopy(dict(m)) for m in messages]
+    """A deep copy, so the caller's objects are never mutated. Tuples become lists (JSON
+    has only arrays), so tuple content is counted and compressed like list content."""
+    return [_copy_value(dict(m)) for m in messages]
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _copy_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy_value(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _parse_args(raw: Any) -> Mapping[str, Any] | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from headroom_core import _ccr
+from headroom_core._ccr import RETRIEVE_TOOL_NAME
 from headroom_core._config import HeadroomConfig
 from headroom_core._counting import count_tokens
 from headroom_core._errors import CompressorFailedWarning
@@ -25,6 +27,8 @@ from headroom_core._tokenizer import get_tokenizer
 from headroom_core.compressors import CompressContext, get_compressor
 
 _OVERSIZE_KEEP_CHARS = 4000
+# ANSI CSI sequences (colours, cursor moves) and OSC sequences (titles, hyperlinks).
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,17 @@ def _run(text: str, ctx: CompressContext) -> tuple[str, str, str, tuple[str, ...
             return text, "oversize", "none", (), ""
         new, keys, summary = _compress_oversize(text, ctx)
         return new, "oversize", "oversize", keys, summary
+    if "\x1b" in text and ctx.can_drop:
+        plain = _ANSI_ESCAPE.sub("", text)
+        if plain != text and len(route(plain, RouteHints(ctx.tool_name, ctx.tool_args))) == 1:
+            # Colour escapes are presentation, not content: compress the plain text, and
+            # whatever gets stashed is the caller's exact coloured bytes.
+            new, route_name, names, keys, summary = _run(plain, replace(ctx, original_for={plain: text}))
+            if not keys:  # nothing stashed yet, but the escapes are gone: keep them retrievable
+                keys = (ctx.stash(text, "text", unit="line"),)
+                new += "\n" + ctx.marker("terminal colour codes removed from this output", keys[0])
+            summary = "; ".join(s for s in ("terminal colour codes removed", summary) if s)
+            return new, route_name, names, keys, summary
     segments = route(text, RouteHints(ctx.tool_name, ctx.tool_args))
     routes, names, keys, summaries, pieces = [], [], [], [], []
     for segment in segments:
@@ -260,6 +275,11 @@ def _compress(
         text = slot.get()
         before = memo[text] if text in memo else tokenizer.count(text)
         if before < config.min_tokens:
+            continue
+        if RETRIEVE_TOOL_NAME in text and _ccr.parse_markers(text):
+            # Compressed before (an agent loop re-sends it, a wrapped tool compressed it):
+            # doing it again would nest CCR records, so the model's key would lead to the
+            # compressed text instead of the original. A budget may still shrink it later.
             continue
         ctx = CompressContext(
             config=config,

@@ -27,11 +27,16 @@ class CompressContext:
     role: str = "tool"
     language: str | None = None
     """Set for code segments: the language the router detected ('python', 'go', ...)."""
+    original_for: Mapping[str, str] | None = None
+    """Texts the pipeline cleaned before routing (terminal colour codes removed) -> the
+    caller's exact text, so that what a compressor stashes is always the caller's bytes."""
 
     def stash(self, original: str, kind: str, **meta: Any) -> str:
         """Store `original` in CCR and return its key (requires `can_drop`)."""
         if self.store is None:
             raise RuntimeError("CCR is disabled; a lossy compressor must check ctx.can_drop")
+        if self.original_for is not None and original in self.original_for:
+            original = self.original_for[original]
         return _ccr.stash(self.store, original, kind, **meta)
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import (
@@ -27,12 +27,10 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 
 from headroom_core import (
-    RETRIEVE_TOOL_NAME,
     CompressResult,
     HeadroomConfig,
     compress,
     count_tokens,
-    parse_markers,
 )
 
 _INDEX_KEY = "_headroom_lc_index"
@@ -165,27 +163,7 @@ def compress_messages(
     dicts = [message_to_dict(m, i) for i, m in enumerate(originals)]
     result = compress(dicts, model, query=query, config=config, token_budget=token_budget)
     out = [_from_core(item, originals) for item in result.messages]
-    context = (config or HeadroomConfig()).context
-    if token_budget is None and not context.fit_to_model_window and not context.cache_align:
-        # A message that already carries Headroom markers was compressed before (by the
-        # middleware, a wrapped tool, an earlier step): compressing it again would nest
-        # CCR records, so that the model's key would lead to the compressed text, not the
-        # original. Unless the context manager had to rewrite it (budget, window, cache
-        # alignment), it keeps its first compression.
-        restored = False
-        for i, message in enumerate(out):
-            index = result.messages[i].get(_INDEX_KEY)
-            if isinstance(index, int) and message is not originals[index] and _has_marker(originals[index]):
-                out[i] = originals[index]
-                restored = True
-        if restored:
-            result = replace(result, tokens_after=count_tokens(messages_to_dicts(out), model))
     return CompressedMessages(out, result)
-
-
-def _has_marker(message: BaseMessage) -> bool:
-    text = content_text(message.content)
-    return RETRIEVE_TOOL_NAME in text and bool(parse_markers(text))
 
 
 def count_message_tokens(messages: Sequence[BaseMessage], model: str = "gpt-4o") -> int:
