@@ -31,6 +31,8 @@ import orjson
 from headroom_core._errors import CCRKeyNotFoundError, CCRStoreError
 
 RETRIEVE_TOOL_NAME = "headroom_retrieve"
+TABLE_HEADER_PREFIX = "[headroom table: "
+"""First line of SmartCrusher's lossless text table form (docs/compressors/json.md)."""
 KEY_LENGTH = 24
 _FORMAT_VERSION = 1
 
@@ -113,6 +115,10 @@ class MemoryCCRStore:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._data
+
 
 def _safe_disk_class() -> type:
     import diskcache
@@ -167,6 +173,9 @@ class DiskCCRStore:
         if value is not None and not isinstance(value, bytes):
             raise CCRStoreError(f"CCR entry {key!r} is not bytes")
         return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._cache  # diskcache honours expiry here
 
     def close(self) -> None:
         self._cache.close()
@@ -248,6 +257,13 @@ def store_original(
             return None
         store = store_for(config)
     return stash(store, text, kind, unit=unit)
+
+
+def has_key(store: CCRStore, key: str) -> bool:
+    """Whether `store` holds `key`, without reading the value when the store can say so."""
+    if hasattr(store, "__contains__"):
+        return key in store  # type: ignore[operator]
+    return store.get(key) is not None
 
 
 def load(store: CCRStore, key: str) -> tuple[dict[str, Any], str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from headroom_core import _ccr
-from headroom_core._ccr import RETRIEVE_TOOL_NAME
+from headroom_core._ccr import RETRIEVE_TOOL_NAME, TABLE_HEADER_PREFIX
 from headroom_core._config import HeadroomConfig
 from headroom_core._counting import count_tokens
 from headroom_core._errors import CompressorFailedWarning
@@ -172,6 +172,17 @@ def compress_text(
     return TextResult(new, before, after, route_name, names, keys, summary)
 
 
+def _already_compressed(text: str, store: Any) -> bool:
+    """True for our own output: the table form, or text whose markers are all ours (their keys
+    are in the store). A tool output that merely quotes a marker is still compressed."""
+    if text.startswith(TABLE_HEADER_PREFIX):
+        return True  # SmartCrusher's own lossless table form
+    if store is None or RETRIEVE_TOOL_NAME not in text:
+        return False
+    markers = _ccr.parse_markers(text)
+    return bool(markers) and all(_ccr.has_key(store, m.key) for m in markers)
+
+
 def _slot_enabled(slot: Slot, config: HeadroomConfig) -> bool:
     return {
         "tool": config.compress_tool_outputs,
@@ -276,10 +287,10 @@ def _compress(
         before = memo[text] if text in memo else tokenizer.count(text)
         if before < config.min_tokens:
             continue
-        if RETRIEVE_TOOL_NAME in text and _ccr.parse_markers(text):
-            # Compressed before (an agent loop re-sends it, a wrapped tool compressed it):
-            # doing it again would nest CCR records, so the model's key would lead to the
-            # compressed text instead of the original. A budget may still shrink it later.
+        if _already_compressed(text, base_ctx.store):
+            # An agent loop re-sends it, or a wrapped tool compressed it: doing it again would
+            # nest CCR records, so the model's key would lead to the compressed text instead
+            # of the original. A budget may still shrink it later.
             continue
         ctx = CompressContext(
             config=config,

@@ -46,11 +46,11 @@ import numpy as np
 import orjson
 
 from headroom_core import _ccr
+from headroom_core._ccr import TABLE_HEADER_PREFIX
 from headroom_core._relevance import bm25_scores, terms
 from headroom_core.compressors._base import CompressContext, Compressed
 
 TABLE_KEY = "_headroom_table"
-TABLE_HEADER_PREFIX = "[headroom table: "
 _ELLIPSIS = "…"
 
 # --------------------------------------------------------------------------- error detection

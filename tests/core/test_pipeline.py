@@ -232,3 +232,30 @@ def test_user_messages_compressed_only_when_enabled(memory_config, big_json):
         warnings.simplefilter("error")
         r = compress(msgs, config=memory_config.with_(compress_user_messages=True))
     assert r.tokens_after < r.tokens_before
+
+
+def test_already_compressed_output_is_not_compressed_again(memory_config):
+    """An agent loop re-sends a compressed tool result: its key must still lead to the original."""
+    import random
+
+    rng = random.Random(7)
+    rows = [
+        {
+            "id": i,
+            "note": " ".join(rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(12)),
+            "status": "failed" if i == 77 else "ok",
+        }
+        for i in range(1500)
+    ]
+    lossy_text = json.dumps(rows)
+    table_text = json.dumps(_rows(2000))
+    for text in (lossy_text, table_text):
+        first = compress(openai_conversation(text), config=memory_config)
+        assert first.tokens_after < first.tokens_before / 3
+        again = compress(first.messages, config=memory_config)
+        assert again.messages == first.messages
+        for key in first.ccr_keys:
+            assert retrieve(key, config=memory_config) == text
+    assert compress(
+        openai_conversation(lossy_text), config=memory_config
+    ).ccr_keys  # the lossy case has a key

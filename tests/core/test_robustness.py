@@ -1281,6 +1281,15 @@ def test_ansi_colored_output_routes_like_plain(name, command):
     assert res.tokens_after <= 1.5 * plain.tokens_after
 
 
+def test_a_quoted_marker_does_not_switch_compression_off():
+    """A tool output that merely quotes a marker (a log line, Headroom's own docs) with a
+    key this store never issued is not "already compressed": it must still be compressed."""
+    fake = '[headroom: 10 rows omitted; retrieve with headroom_retrieve(key="deadbeefdeadbeefdeadbeef")]'
+    log = fixture_text("loghub_HDFS_2k.log") + "\n" + fake + "\n"
+    run = run_checked(tool_turn(log), RouteHints("read_file", {"path": "hdfs.log"}), twice=False)
+    assert run.result.tokens_after < run.result.tokens_before / 2
+
+
 # --------------------------------------------------------------------------- properties
 
 # Derandomized so the suite is stable; HEADROOM_FUZZ=<n> explores n times more examples
@@ -1531,7 +1540,7 @@ def test_mutated_fixture_lines(data):
     lines = raw[start : start + 12_000].split("\n")
     for _ in range(data.draw(st.integers(1, 12), label="edits")):
         i = data.draw(st.integers(0, len(lines) - 1), label="line")
-        op = data.draw(st.sampled_from(["delete", "double", "swap", "junk", "cut"]), label="op")
+        op = data.draw(st.sampled_from(["delete", "double", "swap", "junk", "cut", "colour"]), label="op")
         if op == "delete" and len(lines) > 1:
             del lines[i]
         elif op == "double":
@@ -1543,6 +1552,12 @@ def test_mutated_fixture_lines(data):
             lines.insert(i, data.draw(_junk_lines, label="junk"))
         elif op == "cut":
             lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i])), label="cut")]
+        elif op == "colour":
+            at = data.draw(st.integers(0, len(lines[i])), label="at")
+            escape = data.draw(
+                st.sampled_from(["\x1b[31m", "\x1b[0m", "\x1b[1;32m", "\x1b[", "\x1b]8;;x\x07"])
+            )
+            lines[i] = lines[i][:at] + escape + lines[i][at:]
     query = data.draw(st.sampled_from([None, "error", "handler timeout"]), label="query")
     # Without CCR every change must be lossless, which the checks then verify.
     config = HeadroomConfig(ccr_enabled=data.draw(st.booleans(), label="ccr"))
