@@ -364,41 +364,6 @@ def workloads() -> list[Workload]:
     ]
 
 
-def _speed_probe(target_tokens: int = 100_000) -> None:
-    """Cold `compress` of a ~100k-token JSON tool output against one tiktoken encode of it."""
-    import statistics
-    import time
-
-    from headroom_core import HeadroomConfig, MemoryCCRStore, compress, get_tokenizer
-
-    tokenizer = get_tokenizer("gpt-4o")
-    base = database_rows()
-    rows = orjson.loads(base.messages[-1]["content"])
-    per_row = tokenizer.count(base.messages[-1]["content"]) / len(rows)
-    rows = rows[: int(target_tokens / per_row)]
-    text = _pretty(rows)
-    messages = tool_conversation(base.query or "", "sql_query", text)
-
-    def median_ms(fn: Any, repeats: int = 5) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - start) * 1000)
-        return statistics.median(times)
-
-    tokenizer.count("warm-up")
-    compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=MemoryCCRStore()))
-    compress_ms = median_ms(
-        lambda: compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=MemoryCCRStore()))
-    )
-    encode_ms = median_ms(lambda: tokenizer.encoding.encode_ordinary(text))
-    print(
-        f"speed: {tokenizer.count(text):,}-token JSON tool output: compress {compress_ms:.1f} ms, "
-        f"one encode {encode_ms:.1f} ms, ratio {compress_ms / encode_ms:.2f}"
-    )
-
-
 if __name__ == "__main__":
     from benchmarks._harness import run_workload
 
@@ -410,4 +375,3 @@ if __name__ == "__main__":
             f"compress {row.compress_ms:6.1f} ms  encode {row.tiktoken_ms:6.1f} ms  "
             f"{'PASS' if row.passed else 'FAIL'}"
         )
-    _speed_probe()

@@ -9,22 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from text_ctx import make_ctx
 
-from headroom_core import HeadroomConfig, MemoryCCRStore, get_tokenizer, parse_markers, retrieve
-from headroom_core.compressors import CompressContext, get_compressor
+from headroom_core import HeadroomConfig, MemoryCCRStore, parse_markers, retrieve
+from headroom_core.compressors import get_compressor
 from headroom_core.compressors.diff_compressor import DiffCompressor
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FLASK = (FIXTURES / "git_diff_flask_3.1.0..3.1.3.diff").read_text()
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-
-def make_ctx(query: str | None = None, ccr: bool = True, **text_options) -> CompressContext:
-    store = MemoryCCRStore() if ccr else None
-    config = HeadroomConfig(ccr_store=store, ccr_enabled=ccr)
-    if text_options:
-        config = config.with_(text=config.text.__class__(**text_options))
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=store, query=query)
 
 
 def file_sections(diff: str) -> dict[str, list[str]]:

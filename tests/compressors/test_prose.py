@@ -11,30 +11,22 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from text_ctx import make_ctx
 
 from headroom_core import (
     HeadroomConfig,
     MemoryCCRStore,
     compress_text,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
-from headroom_core.compressors import CompressContext, get_compressor
+from headroom_core.compressors import get_compressor
 from headroom_core.compressors.prose import ProseCompressor
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TUTORIAL = (FIXTURES / "pydocs3.11_tutorial_classes.rst.txt").read_text()
 MAN_FIND = (FIXTURES / "man_find.1.txt").read_text()
 _MARKER = re.compile(r"\[headroom: [^\]]*\]")
-
-
-def make_ctx(query: str | None = None, ccr: bool = True, **text_options) -> CompressContext:
-    store = MemoryCCRStore() if ccr else None
-    config = HeadroomConfig(ccr_store=store, ccr_enabled=ccr)
-    if text_options:
-        config = config.with_(text=config.text.__class__(**text_options))
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=store, query=query)
 
 
 def pieces(output: str) -> list[str]:

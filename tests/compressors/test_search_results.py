@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from text_ctx import make_ctx
 
 from headroom_core import (
     HeadroomConfig,
     MemoryCCRStore,
     compress_text,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
-from headroom_core.compressors import CompressContext, get_compressor
+from headroom_core.compressors import get_compressor
 from headroom_core.compressors.search_results import SearchResultsCompressor
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -26,14 +26,6 @@ GREP = "grep_rn_TODO_FIXME_XXX_cpython3.11_stdlib.txt"
 RG = "rg_n_C3_ServeHTTP_go1.19_net_http.txt"
 _HEAD = re.compile(r"(?P<path>.+): (?P<total>\d+) match(?:es)?(?: \((?P<shown>\d+) shown\))?\Z")
 _LISTED = re.compile(r"(\S+) \((\d+)\)")
-
-
-def make_ctx(query: str | None = None, ccr: bool = True, **text_options) -> CompressContext:
-    store = MemoryCCRStore() if ccr else None
-    config = HeadroomConfig(ccr_store=store, ccr_enabled=ccr)
-    if text_options:
-        config = config.with_(text=config.text.__class__(**text_options))
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=store, query=query)
 
 
 def match_lines(text: str) -> list[tuple[str, str, str]]:
