@@ -193,12 +193,12 @@ def _slot_enabled(slot: Slot, config: HeadroomConfig) -> bool:
     }[slot.kind]
 
 
-def _compress_image_slot(
-    slot: Slot, config: HeadroomConfig, model: str, query: str | None, ctx: CompressContext
-) -> Transform | None:
+def _compress_image_slot(slot: Slot, model: str, ctx: CompressContext) -> Transform | None:
     try:
         from headroom_core.images import compress_image_block
-    except ImportError:
+    except ModuleNotFoundError as exc:  # the [image] extra (Pillow) is not installed
+        if exc.name and exc.name.startswith("headroom_core"):
+            raise
         return None
     outcome = compress_image_block(slot.get(), model=model, ctx=ctx)
     if outcome is None:
@@ -279,7 +279,7 @@ def _compress(
         if not _slot_enabled(slot, config):
             continue
         if slot.kind == "image":
-            t = _compress_image_slot(slot, config, model, query, base_ctx)
+            t = _compress_image_slot(slot, model, base_ctx)
             if t is not None:
                 transforms.append(t)
             continue
