@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_demo_runs_and_round_trips(tmp_path):
     env = {**os.environ, "HEADROOM_CCR_DIR": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "dropped row fetched back exactly: True" in out.stdout

@@ -113,7 +113,9 @@ def test_recency_orders_equal_units(config):
 
 def test_retrieval_is_learned_and_raises_priority(tmp_path):
     store = MemoryCCRStore()
-    config = HeadroomConfig(ccr_store=store, context=ContextConfig(learning=True, learning_path=str(tmp_path)))
+    config = HeadroomConfig(
+        ccr_store=store, context=ContextConfig(learning=True, learning_path=str(tmp_path))
+    )
     original = "\n".join(f"deploy log line {k}" for k in range(50))
     key = stash(store, original, "text", unit="line")
     marker = make_marker("50 lines omitted", key)
@@ -191,7 +193,9 @@ def test_store_is_bounded(tmp_path):
 def test_retrieval_hook_never_raises(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    config = HeadroomConfig(context=ContextConfig(learning=True, learning_path=str(blocker / "sub" / "l.json")))
+    config = HeadroomConfig(
+        context=ContextConfig(learning=True, learning_path=str(blocker / "sub" / "l.json"))
+    )
     record_retrieval("abc", config)  # unreadable/unwritable path: silently nothing
     record_retrieval(None, object())  # nonsense arguments: still nothing
 
