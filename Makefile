@@ -15,7 +15,7 @@ $(VENV)/.created:
 	touch $@
 
 $(VENV)/.installed-base: $(VENV)/.created pyproject.toml
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ".[cli]"
 	touch $@
 
 $(VENV)/.installed-all: $(VENV)/.created pyproject.toml
