@@ -27,6 +27,8 @@ demo: $(VENV)/.installed-base
 
 test: $(VENV)/.installed-all
 	$(PY) -m ruff check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m ruff format --check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m mypy
 	$(PY) -m mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(PY) -m pytest
 

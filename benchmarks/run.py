@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "retr.",
         "ms",
         "tiktoken ms",
+        "ratio",
         "pass",
     ):
         table.add_column(col)
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.retrievable}/{r.needles}",
             f"{r.compress_ms:.1f}",
             f"{r.tiktoken_ms:.1f}",
+            f"{r.compress_ms / r.tiktoken_ms:.1f}x"
+            if r.tiktoken_ms >= 0.1 and r.input_mb >= 0.005
+            else "n/a",
             "[green]yes[/green]" if r.passed else f"[red]NO {r.check_error or ''}[/red]",
         )
     console.print(table)

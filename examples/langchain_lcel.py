@@ -33,7 +33,7 @@ def order_rows(n: int = 1500) -> list[dict]:
 
 
 def main() -> dict:
-    store = MemoryCCRStore()  # the default is a diskcache store under the user cache dir
+    store = MemoryCCRStore()  # the default is a SQLite store under the user cache dir
     rows = order_rows()
     prompt = ChatPromptTemplate.from_messages(
         [

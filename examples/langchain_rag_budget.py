@@ -55,12 +55,18 @@ def main() -> dict:
     raw = base.invoke(query)
     fitted = budgeted.invoke(query)
     originals = {d.metadata["paragraph"]: d.page_content for d in raw}
-    raw_tokens = sum(count_tokens(d.page_content) for d in raw)
-    fitted_tokens = sum(count_tokens(d.page_content) for d in fitted)
+    # What a stuff-documents chain puts in the prompt: the documents joined by blank lines.
+    raw_tokens = count_tokens("\n\n".join(d.page_content for d in raw))
+    fitted_tokens = count_tokens("\n\n".join(d.page_content for d in fitted))
     print(f"retrieved: {len(raw)} documents, {raw_tokens:,} tokens")
     print(f"in budget: {len(fitted)} documents, {fitted_tokens:,} tokens (budget 600)")
     for doc in fitted:
         info = doc.metadata["headroom"]
+        if "omitted" in info:
+            # The last document is a note: what did not fit is stored, and the model can ask for it.
+            print(f"  note: {len(info['omitted'])} documents left out; {doc.page_content}")
+            assert retrieve(info["ccr_key"], store=store).count("\n\n") >= len(info["omitted"]) - 1
+            continue
         note = f" trimmed, full text: retrieve({info['ccr_key']!r})" if info["trimmed"] else ""
         print(f"  #{info['rank']} paragraph {doc.metadata['paragraph']}: {info['tokens']} tokens{note}")
         if info["trimmed"]:

@@ -7,6 +7,7 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from headroom_core._answer import RETRIEVE_TOOL_DESCRIPTION, RETRIEVE_TOOL_PARAMETERS, retrieval_answer
 from headroom_core._ccr import (
     RETRIEVE_TOOL_NAME,
     CCRStore,
@@ -19,6 +20,7 @@ from headroom_core._ccr import (
     retrieve,
     store_original,
 )
+from headroom_core._ccr._redis import RedisCCRStore, store_from_url
 from headroom_core._config import (
     CodeConfig,
     ContextConfig,
@@ -35,17 +37,52 @@ from headroom_core._errors import (
     CCRStoreError,
     CompressorFailedWarning,
     HeadroomError,
+    MLModelUnavailableError,
     TokenizerUnavailableError,
 )
 from headroom_core._pipeline import TextResult, compress, compress_text
 from headroom_core._result import CompressResult, Transform
 from headroom_core._tokenizer import Tokenizer, get_tokenizer
-from headroom_core.context import CacheAligner, ContextReport, manage_context
+from headroom_core._version import __version__ as __version__
 
-__version__ = "0.1.0"
+# Imported on first use: the context manager pulls in numpy, which a short-lived command
+# (`headroom compress` in a pipeline) should not pay for unless a budget is used.
+_LAZY = {
+    "CacheAligner": "headroom_core.context",
+    "ContextReport": "headroom_core.context",
+    "manage_context": "headroom_core.context",
+    # Accounting (tokens, usage, cost): loaded when first used.
+    "CallAccount": "headroom_core._accounting",
+    "Price": "headroom_core._accounting",
+    "PriceTable": "headroom_core._accounting",
+    "Usage": "headroom_core._accounting",
+    "account_call": "headroom_core._accounting",
+    "default_prices": "headroom_core._accounting",
+    "load_prices": "headroom_core._accounting",
+    "parse_usage": "headroom_core._accounting",
+    "PriceFileError": "headroom_core._errors",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'headroom_core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
+    "RETRIEVE_TOOL_DESCRIPTION",
     "RETRIEVE_TOOL_NAME",
+    "RETRIEVE_TOOL_PARAMETERS",
     "BudgetExceededError",
     "CCRKeyNotFoundError",
     "CCRStore",
@@ -61,7 +98,9 @@ __all__ = [
     "JsonConfig",
     "LogConfig",
     "Marker",
+    "MLModelUnavailableError",
     "MemoryCCRStore",
+    "RedisCCRStore",
     "TextConfig",
     "TextResult",
     "Tokenizer",
@@ -74,9 +113,20 @@ __all__ = [
     "get_tokenizer",
     "make_marker",
     "parse_markers",
+    "retrieval_answer",
     "retrieve",
     "store_original",
+    "store_from_url",
     "CacheAligner",
     "ContextReport",
     "manage_context",
+    "CallAccount",
+    "Price",
+    "PriceFileError",
+    "PriceTable",
+    "Usage",
+    "account_call",
+    "default_prices",
+    "load_prices",
+    "parse_usage",
 ]

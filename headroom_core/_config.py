@@ -6,12 +6,64 @@ same output. Per-compressor settings are small nested dataclasses.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from headroom_core._ccr import CCRStore
+
+DEFAULT_MODEL = "gpt-4o"
+"""The model `compress()`, `compress_text()` and `count_tokens()` assume when none is named."""
+
+BudgetStrategy = Literal["stable", "importance", "rolling_window"]
+ImageProvider = Literal["openai", "anthropic", "gemini"]
+MLTextCompressor = Literal["llmlingua2"]
+LLMLINGUA2_DEFAULT_MODEL = "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"
+"""The LLMLingua-2 model `TextConfig.ml_model` names by default (fetch it once with
+`huggingface-cli download microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank`)."""
+
+_UNIT_INTERVAL = frozenset(
+    {"target_ratio", "min_ssim", "min_detail", "low_water_ratio"}
+)  # fields that are shares: 0 <= x <= 1
+_POSITIVE = frozenset({"max_input_bytes", "ccr_size_limit_bytes", "recency_half_life"})
+
+
+def _check_fields(obj: Any) -> None:
+    """Validate a config dataclass by its annotations: bools are bools, ints are
+    non-negative ints, floats are finite non-negative numbers, shares lie in [0, 1].
+    A wrong value is a `ValueError`/`TypeError` naming the field, at construction."""
+    cls = type(obj).__name__
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        annotation = str(f.type).replace(" ", "")
+        optional = annotation.endswith("|None") or annotation.startswith("None|")
+        base = annotation.replace("|None", "").replace("None|", "")
+        if value is None:
+            if optional:
+                continue
+            if base in ("bool", "int", "float"):
+                raise TypeError(f"{cls}.{f.name} must be {base}, got None")
+            continue
+        if base == "bool":
+            if not isinstance(value, bool):
+                raise TypeError(f"{cls}.{f.name} must be True or False, got {value!r}")
+        elif base == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{cls}.{f.name} must be an int, got {value!r}")
+        elif base == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TypeError(f"{cls}.{f.name} must be a finite number, got {value!r}")
+        else:
+            continue
+        if base in ("int", "float"):
+            if value < 0:
+                raise ValueError(f"{cls}.{f.name} must be >= 0, got {value!r}")
+            if f.name in _POSITIVE and value <= 0:
+                raise ValueError(f"{cls}.{f.name} must be > 0, got {value!r}")
+            if f.name in _UNIT_INTERVAL and value > 1:
+                raise ValueError(f"{cls}.{f.name} must be between 0 and 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +92,18 @@ class JsonConfig:
     """Cap on numeric outliers kept per array (strongest first)."""
     table_min_rows: int = 3
     """Uniform record arrays shorter than this are never turned into a table."""
+    lossless_max_tokens: int | None = 2000
+    """The lossless form is used only up to this many tokens (None: no cap); a larger
+    document keeps selected items and stashes the rest, even when its table is small
+    relative to the input."""
+    max_extreme_fields: int = 4
+    """Numeric fields whose maximum and minimum rows are kept (query-named fields first):
+    at most twice this many extra rows per array."""
+    nested_depth: int = 3
+    """Nested record fields are analysed by dotted path (`properties.mag`) to this depth."""
+    map_min_keys: int = 200
+    """Objects with at least this many keys are treated as maps (like arrays): query-named
+    keys, the first and last entries and notable values kept, the rest stashed."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +125,13 @@ class CodeConfig:
     max_relevant_chars: int = 4000
     """Characters of each function scored against the query (bounds the work)."""
     max_chars: int = 4_000_000
-    """Longer texts are left alone."""
+    """Longer sources are outlined by parts (cut between top-level definitions) of at least
+    a quarter of this, one parse tree at a time."""
     max_line_chars: int = 5000
     """Texts with a longer line (minified, generated, binary) are left alone."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -78,6 +146,9 @@ class LogConfig:
     test_failure_lines: int = 40
     """Test output: a failure's traceback longer than this keeps its key lines (the failing
     source line, `E` lines, file:line locations, head and tail); the rest goes to CCR."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -101,6 +172,35 @@ class TextConfig:
     the other files are reduced to their headers and line counts."""
     min_prose_tokens: int = 200
     """Prose: shorter texts are left alone (not worth an extractive pass)."""
+    ml: MLTextCompressor | None = None
+    """Optional ML compressor for prose and retrieved passages: 'llmlingua2' (the
+    `llmlingua` extra; docs/compressors/llmlingua.md) drops low-information words inside
+    sentences. None (default): the extractive prose compressor only; nothing ML is imported."""
+    ml_model: str = LLMLINGUA2_DEFAULT_MODEL
+    """A local model directory, or a Hugging Face model id looked up in the local cache only."""
+    ml_rate: float = 0.4
+    """Share of the text's tokens LLMLingua-2 keeps (identifiers, numbers, URLs... always stay)."""
+    ml_device: str = "cpu"
+    """Torch device the model runs on ('cpu', 'cuda', 'cuda:1', 'mps')."""
+    ml_timeout_seconds: float = 30.0
+    """Longest one text may take (model loading included); past it the extractive
+    compressor is used for that text."""
+    ml_allow_download: bool = False
+    """Let transformers download `ml_model` from the Hugging Face Hub when it is not cached.
+    Off: no network at run time."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.ml is not None and self.ml != "llmlingua2":
+            raise ValueError(f"TextConfig.ml must be 'llmlingua2' or None, got {self.ml!r}")
+        if not isinstance(self.ml_model, str) or not self.ml_model.strip():
+            raise TypeError(f"TextConfig.ml_model must be a model directory or id, got {self.ml_model!r}")
+        if not isinstance(self.ml_device, str) or not self.ml_device.strip():
+            raise TypeError(f"TextConfig.ml_device must be a torch device name, got {self.ml_device!r}")
+        if not 0 < self.ml_rate <= 1:
+            raise ValueError(f"TextConfig.ml_rate must be in (0, 1], got {self.ml_rate!r}")
+        if self.ml_timeout_seconds <= 0:
+            raise ValueError(f"TextConfig.ml_timeout_seconds must be > 0, got {self.ml_timeout_seconds!r}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +208,7 @@ class ImageConfig:
     enabled: bool = True
     allow_remote_fetch: bool = False
     """Remote image URLs are never fetched unless this is True."""
-    provider: str | None = None
+    provider: ImageProvider | None = None
     """'openai', 'anthropic' or 'gemini'; None infers it from the model name."""
     min_ssim: float = 0.85
     """Quality bar: SSIM against what the provider would have seen of the original."""
@@ -130,6 +230,29 @@ class ImageConfig:
     """Images that cost fewer tokens are left alone."""
     fetch_timeout_seconds: float = 10.0
 
+    ocr: bool = True
+    """Measure legibility with tesseract at run time when it is installed (the `ocr`
+    extra and the `tesseract-ocr` package): a text-bearing image keeps OCR word recall
+    >= min_ocr_recall. Off, or tesseract missing: the router's OCR-trained prediction
+    caps the level (a learned guess; docs/images.md has its held-out figures)."""
+    min_ocr_recall: float = 0.95
+    """OCR bar: share of the confidently read words still read after compression."""
+    min_detail_without_text: float = 0.70
+    """Detail retention bar for images without text (photos): `min_detail` is the text
+    legibility proxy, which the OCR bar and the text detector now cover."""
+    query_aware: bool = True
+    """A question that asks to read text/numbers/code keeps text-bearing images out of
+    low detail; one about layout/colour/objects lets them go there (docs/images.md)."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.provider is not None and self.provider not in ("openai", "anthropic", "gemini"):
+            raise ValueError(
+                f"ImageConfig.provider must be 'openai', 'anthropic', 'gemini' or None, got {self.provider!r}"
+            )
+        if not 0.0 <= self.min_ocr_recall <= 1.0:
+            raise ValueError(f"ImageConfig.min_ocr_recall must be in [0, 1], got {self.min_ocr_recall!r}")
+
 
 @dataclass(frozen=True)
 class ContextConfig:
@@ -150,9 +273,20 @@ class ContextConfig:
     """Where the learning store lives; None: the user cache directory."""
     cache_align: bool = False
     """Move dynamic values (dates, ids) out of the cacheable prefix."""
-    strategy: str = "importance"
-    """Budget fitting order: 'importance' (multi-factor score, lowest first) or
-    'rolling_window' (oldest first)."""
+    strategy: BudgetStrategy = "stable"
+    """How a budget drops turns.
+
+    'stable' (default): the oldest droppable turns go in blocks, down to `low_water_ratio`
+    of the budget, decided turn by turn as the conversation grew. Between two block drops
+    every request begins with the previous request's messages byte for byte, so the
+    provider's prompt cache keeps hitting (`ContextReport.stable_prefix_since`).
+    'importance' (multi-factor score, lowest first) and 'rolling_window' (oldest first)
+    re-decide on every call: best for one-off fitting, but as a conversation grows they
+    drop one more message almost every turn, which breaks prompt caching."""
+    low_water_ratio: float = 0.5
+    """'stable' strategy: when the budget is exceeded, drop down to this share of it, so the
+    next turns fit without dropping again (a lower mark means fewer cache breaks and less
+    history kept)."""
     strict_budget: bool = False
     """Raise `BudgetExceededError` when the protected messages alone exceed the budget
     (default: return them, with `ContextReport.over_budget` set)."""
@@ -177,9 +311,15 @@ class ContextConfig:
     cache_anthropic_breakpoints: bool = False
     """With `cache_align`: add Anthropic `cache_control` breakpoints on the stable prefix."""
 
-
-def _default_ccr_path() -> str | None:
-    return os.environ.get("HEADROOM_CCR_DIR") or None
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.strategy not in ("stable", "importance", "rolling_window"):
+            raise ValueError(
+                "ContextConfig.strategy must be 'stable', 'importance' or 'rolling_window', "
+                f"got {self.strategy!r}"
+            )
+        if not 0 < self.low_water_ratio <= 1:
+            raise ValueError(f"ContextConfig.low_water_ratio must be in (0, 1], got {self.low_water_ratio!r}")
 
 
 @dataclass(frozen=True)
@@ -196,12 +336,18 @@ class HeadroomConfig:
 
     ccr_enabled: bool = True
     """Store what lossy steps drop so it can be retrieved. Off: only lossless steps run."""
-    ccr_path: str | None = field(default_factory=_default_ccr_path)
-    """Directory of the diskcache CCR store; None: `$HEADROOM_CCR_DIR` or the user cache dir."""
+    ccr_path: str | None = None
+    """Directory of the disk CCR store; None: `$HEADROOM_CCR_DIR`, read when the store is opened
+    (`headroom_core._ccr.store_dir`, the one place that reads it), else the user cache dir."""
     ccr_ttl_seconds: float | None = 7 * 24 * 3600
     ccr_size_limit_bytes: int = 1 << 30
-    ccr_store: CCRStore | None = None
-    """An explicit store object (e.g. `MemoryCCRStore()`); overrides the path settings."""
+    ccr_store: CCRStore | str | None = None
+    """An explicit store object (e.g. `MemoryCCRStore()`) or a Redis URL (`redis://host:6379/0`,
+    `rediss://`, `unix://`; docs/deploying.md); overrides the path settings. None: the URL in
+    `$HEADROOM_CCR_URL` if set, else the disk store."""
+    tenant: str | None = None
+    """Whose records these are in a shared store: 1-128 letters, digits, '.', '_', '-'. A tenant
+    reads only its own records (another tenant's key is unknown). None: the shared namespace."""
 
     max_input_bytes: int = 16 * 1024 * 1024
     """Larger text parts are passed through untouched (and stored in CCR) to bound memory."""
@@ -214,7 +360,57 @@ class HeadroomConfig:
     context: ContextConfig = field(default_factory=ContextConfig)
 
     disabled_compressors: frozenset[str] = frozenset()
-    """Compressor names to skip, e.g. frozenset({"prose", "code"})."""
+    """Compressor names to skip, e.g. frozenset({"prose", "code"}) (any iterable of names
+    is accepted and stored as a frozenset)."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.ccr_path is not None and not isinstance(self.ccr_path, (str, os.PathLike)):
+            raise TypeError(f"HeadroomConfig.ccr_path must be a str path or None, got {self.ccr_path!r}")
+        if self.ccr_ttl_seconds is not None and self.ccr_ttl_seconds <= 0:
+            raise ValueError(
+                f"HeadroomConfig.ccr_ttl_seconds must be > 0 or None, got {self.ccr_ttl_seconds!r}"
+            )
+        store = self.ccr_store
+        if isinstance(store, str):
+            from headroom_core._ccr._redis import is_store_url, redact_url
+
+            if not is_store_url(store):
+                raise ValueError(
+                    "HeadroomConfig.ccr_store as a str must be a redis://, rediss:// or unix:// URL, "
+                    f"got {redact_url(store)!r}"
+                )
+        elif store is not None and not (
+            callable(getattr(store, "put", None)) and callable(getattr(store, "get", None))
+        ):
+            raise TypeError(
+                f"HeadroomConfig.ccr_store must have put(key, value) and get(key), got {type(store).__name__}"
+            )
+        if self.tenant is not None:
+            from headroom_core._ccr._redis import validate_tenant
+
+            validate_tenant(self.tenant)
+        for name, cls in (
+            ("json", JsonConfig),
+            ("code", CodeConfig),
+            ("logs", LogConfig),
+            ("text", TextConfig),
+            ("images", ImageConfig),
+            ("context", ContextConfig),
+        ):
+            if not isinstance(getattr(self, name), cls):
+                raise TypeError(
+                    f"HeadroomConfig.{name} must be a {cls.__name__}, got {getattr(self, name)!r}"
+                )
+        _check_fields(self.json)  # JsonConfig validates by the same rules, checked here
+        names = self.disabled_compressors
+        if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+            raise TypeError(
+                "HeadroomConfig.disabled_compressors must be a set of compressor names, "
+                f"e.g. frozenset({{'prose'}}), got {names!r}"
+            )
+        if not isinstance(names, frozenset):
+            object.__setattr__(self, "disabled_compressors", frozenset(names))
 
     def with_(self, **changes: Any) -> HeadroomConfig:
         """A copy with some fields changed."""

@@ -79,18 +79,86 @@ def detect_format(messages: Sequence[Mapping[str, Any]]) -> Format:
 
 def copy_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A deep copy, so the caller's objects are never mutated. Tuples become lists (JSON
-    has only arrays), so tuple content is counted and compressed like list content."""
-    return [_copy_value(dict(m)) for m in messages]
+    has only arrays), so tuple content is counted and compressed like list content.
+
+    Iterative, so a value nested thousands of levels deep (which `json.dumps` accepts)
+    is copied instead of raising `RecursionError`."""
+    return [copy_value(dict(m)) for m in messages]
 
 
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
+def copy_value(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, tuples, scalars) at any nesting depth;
+    other objects are deep-copied as Python would, or kept as they are if that fails."""
+    if isinstance(value, _SCALARS) or value is None:
         return value
-    if isinstance(value, Mapping):
-        return {k: _copy_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_copy_value(v) for v in value]
-    return copy.deepcopy(value)
+    root: list[Any] = [None]
+    # (source container, target container, key in the target) still to fill.
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        src, parent, slot = stack.pop()
+        if isinstance(src, _SCALARS) or src is None:
+            parent[slot] = src
+        elif isinstance(src, Mapping):
+            target: Any = {}
+            parent[slot] = target
+            for k, v in src.items():
+                target[k] = None
+                stack.append((v, target, k))
+        elif isinstance(src, (list, tuple)):
+            target = [None] * len(src)
+            parent[slot] = target
+            for i, v in enumerate(src):
+                stack.append((v, target, i))
+        else:
+            try:
+                parent[slot] = copy.deepcopy(src)
+            except Exception:  # an uncopyable object: share it (we never mutate it)
+                parent[slot] = src
+    return root[0]
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def json_text(value: Any) -> str:
+    """`value` as JSON text, for any nesting depth (orjson stops at 255 levels)."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (orjson.JSONEncodeError, TypeError, RecursionError):
+        pass
+    parts: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Literal):
+            parts.append(item.text)
+        elif isinstance(item, Mapping):
+            parts.append("{")
+            stack.append(_Literal("}"))
+            entries = list(item.items())
+            for n, (k, v) in enumerate(reversed(entries)):
+                stack.append(v)
+                stack.append(_Literal(orjson.dumps(str(k)).decode() + ":"))
+                if n < len(entries) - 1:
+                    stack.append(_Literal(","))
+        elif isinstance(item, (list, tuple)):
+            parts.append("[")
+            stack.append(_Literal("]"))
+            for n, v in enumerate(reversed(item)):
+                stack.append(v)
+                if n < len(item) - 1:
+                    stack.append(_Literal(","))
+        else:
+            try:
+                parts.append(orjson.dumps(item, default=str).decode())
+            except (orjson.JSONEncodeError, TypeError):
+                parts.append(orjson.dumps(object.__repr__(item)).decode())
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class _Literal:
+    text: str
 
 
 def _parse_args(raw: Any) -> Mapping[str, Any] | None:
@@ -105,23 +173,27 @@ def _parse_args(raw: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _tool_calls_index(messages: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, Mapping | None]]:
-    """tool_call id -> (tool name, arguments), for both formats."""
-    index: dict[str, tuple[str, Mapping | None]] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, Mapping):
-                fn = call.get("function") or {}
-                index[str(call.get("id"))] = (str(fn.get("name", "")), _parse_args(fn.get("arguments")))
-        content = message.get("content")
-        if isinstance(content, list):
-            for block in content:
-                if isinstance(block, Mapping) and block.get("type") == "tool_use":
-                    index[str(block.get("id"))] = (
-                        str(block.get("name", "")),
-                        _parse_args(block.get("input")),
-                    )
-    return index
+def call_function(call: Any) -> Mapping[str, Any]:
+    """The `function` object of an OpenAI tool call; {} when it is missing or not a dict
+    (a malformed entry is passed through, never an `AttributeError`)."""
+    if not isinstance(call, Mapping):
+        return {}
+    fn = call.get("function")
+    return fn if isinstance(fn, Mapping) else {}
+
+
+def _index_calls(message: Mapping[str, Any], index: dict[str, tuple[str, Mapping | None]]) -> None:
+    """Add one message's tool calls (both formats) to `index` (tool_call id -> name, args)."""
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, (list, tuple)) else ():
+        if isinstance(call, Mapping):
+            fn = call_function(call)
+            index[str(call.get("id"))] = (str(fn.get("name", "")), _parse_args(fn.get("arguments")))
+    content = message.get("content")
+    if isinstance(content, list):
+        for block in content:
+            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+                index[str(block.get("id"))] = (str(block.get("name", "")), _parse_args(block.get("input")))
 
 
 def _is_image(block: Mapping[str, Any]) -> bool:
@@ -139,8 +211,11 @@ def _slot_kind(role: str) -> SlotKind:
 
 
 def iter_slots(messages: list[dict[str, Any]]) -> list[Slot]:
-    """Every text or image slot of an already-copied message list, in order."""
-    calls = _tool_calls_index(messages)
+    """Every text or image slot of an already-copied message list, in order.
+
+    A tool result is named after the call that *precedes* it (the latest one with that
+    id), so what a slot looks like never depends on later messages (prefix stability)."""
+    calls: dict[str, tuple[str, Mapping | None]] = {}
     slots: list[Slot] = []
     for mi, message in enumerate(messages):
         role = str(message.get("role"))
@@ -154,11 +229,12 @@ def iter_slots(messages: list[dict[str, Any]]) -> list[Slot]:
             slots.append(_str_slot(message, "content", mi, role, kind, name, args, call_id))
         elif isinstance(content, list):
             _list_slots(content, mi, role, kind, name, args, call_id, calls, slots)
+        _index_calls(message, calls)
     return slots
 
 
 def _str_slot(
-    container: dict,
+    container: Any,
     key: Any,
     mi: int,
     role: str,
@@ -184,6 +260,7 @@ def _list_slots(
     call_id: Any,
     calls: dict,
     slots: list[Slot],
+    nested: bool = False,
 ) -> None:
     for pi, block in enumerate(content):
         if isinstance(block, str):
@@ -194,7 +271,7 @@ def _list_slots(
         btype = block.get("type")
         if btype == "text" and isinstance(block.get("text"), str):
             slots.append(_str_slot(block, "text", mi, role, kind, name, args, call_id, pi))
-        elif btype == "tool_result":
+        elif btype == "tool_result" and not nested:
             tid = block.get("tool_use_id")
             tname, targs = calls.get(str(tid), (None, None))
             inner = block.get("content")
@@ -202,15 +279,30 @@ def _list_slots(
                 slots.append(_str_slot(block, "content", mi, role, "tool", tname, targs, tid, pi))
             elif isinstance(inner, list):
                 start = len(slots)
-                _list_slots(inner, mi, role, "tool", tname, targs, tid, calls, slots)
+                _list_slots(inner, mi, role, "tool", tname, targs, tid, calls, slots, nested=True)
                 for slot in slots[start:]:  # name the tool_result block, then the part inside it
                     slot.sub_index, slot.part_index = slot.part_index, pi
         elif _is_image(block):
             slots.append(
                 Slot(
-                    mi, role, "image", lambda b=block: b, _block_setter(content, pi), name, args, call_id, pi
+                    mi,
+                    role,
+                    "image",
+                    _block_getter(block),
+                    _block_setter(content, pi),
+                    name,
+                    args,
+                    call_id,
+                    pi,
                 )
             )
+
+
+def _block_getter(block: Any) -> Callable[[], Any]:
+    def getter() -> Any:
+        return block
+
+    return getter
 
 
 def _block_setter(content: list, index: int) -> Callable[[Any], None]:
@@ -229,48 +321,89 @@ def message_text(message: Mapping[str, Any]) -> str:
     elif isinstance(content, list):
         for block in content:
             parts.extend(_block_text(block))
-    for call in message.get("tool_calls") or ():
-        if isinstance(call, Mapping):
-            fn = call.get("function") or {}
-            parts.append(str(fn.get("name", "")))
-            parts.append(str(fn.get("arguments", "")))
+    for name, arguments in tool_call_texts(message):
+        parts.append(name)
+        parts.append(arguments)
     return "\n".join(p for p in parts if p)
 
 
-def _block_text(block: Any) -> list[str]:
+def tool_call_texts(message: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, arguments) text of each OpenAI tool call, as sent. A `function` that is not
+    a dict (malformed) counts as its JSON text in the arguments slot."""
+    calls = message.get("tool_calls")
+    out: list[tuple[str, str]] = []
+    for call in calls if isinstance(calls, (list, tuple)) else ():
+        if not isinstance(call, Mapping):
+            continue
+        fn = call.get("function")
+        if isinstance(fn, Mapping):
+            arguments = fn.get("arguments", "")
+            out.append(
+                (str(fn.get("name", "")), arguments if isinstance(arguments, str) else json_text(arguments))
+            )
+        elif fn is not None:
+            out.append(("", fn if isinstance(fn, str) else json_text(fn)))
+    return out
+
+
+def _block_text(block: Any, depth: int = 0) -> list[str]:
     if isinstance(block, str):
         return [block]
     if not isinstance(block, Mapping):
         return []
     btype = block.get("type")
     if btype == "text":
-        return [str(block.get("text", ""))]
+        text = block.get("text", "")
+        return [text if isinstance(text, str) else json_text(text)]
     if btype == "tool_use":
-        return [str(block.get("name", "")), orjson.dumps(block.get("input", {}), default=str).decode()]
-    if btype == "tool_result":
+        return [str(block.get("name", "")), json_text(block.get("input", {}))]
+    if btype == "tool_result" and depth == 0:
         inner = block.get("content")
         if isinstance(inner, str):
             return [inner]
         if isinstance(inner, list):
-            return [t for b in inner for t in _block_text(b)]
+            return [t for b in inner for t in _block_text(b, 1)]
     return []
+
+
+def user_text(message: Mapping[str, Any]) -> str | None:
+    """The human text of a user message (text parts, not tool results), or None."""
+    if message.get("role") != "user":
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        return content if content.strip() else None
+    if isinstance(content, list):
+        texts = [
+            b.get("text", "") if isinstance(b, Mapping) else b
+            for b in content
+            if isinstance(b, str) or (isinstance(b, Mapping) and b.get("type") == "text")
+        ]
+        joined = "\n".join(t for t in texts if isinstance(t, str) and t.strip())
+        if joined:
+            return joined
+    return None
 
 
 def latest_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
     """The text of the newest user message that carries human text (not only tool results)."""
     for message in reversed(messages):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str) and content.strip():
-            return content
-        if isinstance(content, list):
-            texts = [
-                b.get("text", "") if isinstance(b, Mapping) else b
-                for b in content
-                if isinstance(b, str) or (isinstance(b, Mapping) and b.get("type") == "text")
-            ]
-            joined = "\n".join(t for t in texts if isinstance(t, str) and t.strip())
-            if joined:
-                return joined
+        text = user_text(message)
+        if text is not None:
+            return text
     return None
+
+
+def queries_before(messages: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """For each message, the latest user text *before* it (the question that led to it).
+
+    This is the query that steers a message's compression: it depends only on earlier
+    messages, so a message compresses the same way on every later turn."""
+    out: list[str | None] = []
+    current: str | None = None
+    for message in messages:
+        out.append(current)
+        text = user_text(message)
+        if text is not None:
+            current = text
+    return out

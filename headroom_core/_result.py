@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from headroom_core._config import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from headroom_core.context import ContextReport
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,11 @@ class CompressResult:
     transforms_applied: list[Transform] = field(default_factory=list)
     ccr_keys: list[str] = field(default_factory=list)
     format: str = "openai"
-    model: str = "gpt-4o"
-    context: Any = None
-    """Budget fitting / rolling window / cache alignment report, when those ran."""
+    model: str = DEFAULT_MODEL
+    context: ContextReport | None = None
+    """Budget fitting / cache alignment report, when those ran (`ContextReport`; with the
+    default 'stable' budget strategy, `context.stable_prefix_since` says from which turn
+    on the requests share their prefix)."""
     warnings: list[str] = field(default_factory=list)
 
     @property

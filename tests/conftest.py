@@ -34,7 +34,7 @@ def memory_config():
 
 @pytest.fixture
 def disk_config(tmp_path):
-    """A HeadroomConfig with a real diskcache store in a temp dir."""
+    """A HeadroomConfig with a real disk store (SQLite) in a temp dir."""
     from headroom_core import HeadroomConfig
 
     return HeadroomConfig(ccr_path=str(tmp_path / "ccr"))

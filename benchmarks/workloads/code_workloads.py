@@ -53,6 +53,72 @@ def _read(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
 
 
+SPEED_GOAL = "speed goal: ratio <= 3x"
+
+
+def stdlib_concatenated(min_chars: int = 4_200_000) -> tuple[str, list[str]]:
+    """Top-level CPython standard-library modules (sorted by name) joined into one source of
+    at least `min_chars` characters: above `CodeConfig.max_chars`, so it is outlined by parts.
+    Returns the text and the names of the modules in it."""
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    chunks: list[str] = []
+    names: list[str] = []
+    total = 0
+    for path in sorted(root.glob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        chunks.append(text)
+        names.append(path.name)
+        total += len(text) + 2
+        if total >= min_chars:
+            break
+    return "\n\n".join(chunks), names
+
+
+def large_workloads() -> list[Workload]:
+    import _pydecimal
+
+    decimal_py = inspect.getsource(_pydecimal)
+    big, _ = stdlib_concatenated()
+    big_needles = [
+        "class ArgumentParser(_AttributeHolder, _ActionsContainer):",
+        "    def parse_known_args(self, args=None, namespace=None):",
+        "class Fraction(numbers.Rational):",
+    ]
+    return [
+        Workload(
+            issue=11,
+            name=f"code: _pydecimal.py, one large module ({SPEED_GOAL})",
+            messages=_exploration(
+                "How does Decimal.quantize round to the exponent of another number?",
+                [("Lib/_pydecimal.py", decimal_py)],
+            ),
+            target_saved=0.5,
+            needles=[
+                *_signatures(decimal_py, ("def ", "class "), 4),
+                "    def quantize(self, exp, rounding=None, context=None):",
+                "'target exponent out of bounds in quantize')",
+            ],
+            source="real: CPython _pydecimal.py",
+        ),
+        Workload(
+            issue=11,
+            name=f"code: 4.2M-character source, outlined by parts ({SPEED_GOAL})",
+            messages=_exploration(
+                "How does ArgumentParser.parse_known_args split options from positionals?",
+                [("generated/stdlib_all_in_one.py", big)],
+            ),
+            target_saved=0.4,
+            needles=big_needles,
+            source="real: CPython standard-library modules, concatenated",
+        ),
+    ]
+
+
 def workloads() -> list[Workload]:
     server_go = _read("go1.19_net_http_server.go")
     iterator_rs = _read("rust1.63_core_iter_iterator.rs")
@@ -101,4 +167,5 @@ def workloads() -> list[Workload]:
             needles=lodash_needles,
             source="real: lodash_4.17.21.js",
         ),
+        *large_workloads(),
     ]

@@ -321,7 +321,7 @@ def extra_reports() -> list[str]:
     ]
     messages, needles = agent_session(200)
     for budget in (8_000, 32_000):
-        for strategy in ("importance", "rolling_window"):
+        for strategy in ("stable", "importance", "rolling_window"):
             store = MemoryCCRStore()
             config = HeadroomConfig(ccr_store=store, context=ContextConfig(learning=False, strategy=strategy))
             result = compress(messages, "gpt-4o", config=config, token_budget=budget)

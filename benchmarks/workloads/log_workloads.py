@@ -199,4 +199,102 @@ def workloads() -> list[Workload]:
             needles=flask_needles,
             source="real: pytest_v_flask_head_tests_vs_installed_3.1.3.log",
         ),
+        *_transcript_workloads(),
+        *_large_workloads(),
+    ]
+
+
+def _transcript_workloads() -> list[Workload]:
+    """Issue 11: package-manager and build output without timestamps, routed as logs."""
+    cases = [
+        (
+            "npm install (--loglevel=http), then an unknown package",
+            "npm_install_loglevel_http_express_request.txt",
+            "npm install express@4 request@2",
+            "Did the npm install work?",
+            ["npm error code E404", "added 114 packages in 3s"],
+            0.80,
+        ),
+        (
+            "apt-get install -s, 70 packages",
+            "apt_get_install_simulate_texlive_libreoffice.txt",
+            "apt-get install -s texlive-latex-base libreoffice-writer",
+            "What would apt install?",
+            ["0 upgraded, 70 newly installed, 0 to remove and 141 not upgraded."],
+            0.60,
+        ),
+        (
+            "make -k, 40 gcc warnings and an error",
+            "make_k_gcc_warnings_error.txt",
+            "make -k",
+            "Why does the build fail?",
+            ["make: *** [Makefile:8: broken.o] Error 1", "‘undefined_symbol’ undeclared"],
+            0.70,
+        ),
+        (
+            "cargo build, offline index errors and a type error",
+            "cargo_build_offline_workspace.txt",
+            "cargo build",
+            "Why does cargo build fail?",
+            ["error[E0308]: mismatched types", "Could not resolve host: index.crates.io"],
+            0.40,
+        ),
+        (
+            "pip install, one unknown version",
+            "pip_install_transcript.txt",
+            "pip install flask==3.0.0 requests httpx rich pandas==0.0.0-nonexistent",
+            "Did pip install everything?",
+            ["ERROR: No matching distribution found for pandas==0.0.0-nonexistent"],
+            0.25,
+        ),
+    ]
+    out = []
+    for name, fixture, command, question, needles, target in cases:
+        out.append(
+            Workload(
+                issue=11,
+                name=f"transcript: {name}",
+                messages=tool_conversation(question, "run_shell", _read(fixture), {"command": command}),
+                target_saved=target,
+                needles=needles,
+                source=f"real: {fixture}",
+            )
+        )
+    return out
+
+
+def _large_workloads() -> list[Workload]:
+    """Issue 11 section 3: logs and test output at 20k+ tokens, where compress() should take
+    at most about 3x one tiktoken encode (the table prints the ratio)."""
+    run_text, run_needles = pytest_run(passed=20_000)
+    hdfs = _read("loghub_HDFS_2k.log") * 10
+    npm = _read("npm_install_loglevel_http_express_request.txt") * 3
+    return [
+        Workload(
+            issue=11,
+            name="speed: pytest run, 20,000 tests (~375k tokens)",
+            messages=tool_conversation(
+                "Why are the tests failing?", "run_shell", run_text, {"command": "pytest -v"}
+            ),
+            target_saved=0.95,
+            needles=run_needles,
+        ),
+        Workload(
+            issue=11,
+            name="speed: loghub HDFS 2k x10 (~970k tokens)",
+            messages=tool_conversation("Any datanode problems?", "read_file", hdfs, {"path": "hdfs.log"}),
+            target_saved=0.80,
+            needles=_level_lines(hdfs, 20),
+            source="real: loghub_HDFS_2k.log (x10)",
+        ),
+        Workload(
+            issue=11,
+            name="speed: npm install transcript x3 (~32k tokens)",
+            messages=tool_conversation(
+                "Did the npm install work?", "run_shell", npm, {"command": "npm install"}
+            ),
+            target_saved=0.80,
+            needles=["npm error code E404"],
+            source="real: npm_install_loglevel_http_express_request.txt (x3)",
+        ),
     ]

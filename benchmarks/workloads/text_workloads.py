@@ -100,12 +100,12 @@ def _edit(rng: random.Random, lines: list[str], tag: str) -> list[str]:
     return new
 
 
-def twenty_file_diff(seed: int = 20) -> tuple[str, list[str]]:
-    """A git-style diff touching 20 files, and their paths."""
+def twenty_file_diff(seed: int = 20, files: int = 20) -> tuple[str, list[str]]:
+    """A git-style diff touching `files` files (at least 8), and their paths."""
     rng = random.Random(seed)
     paths = [
         f"{pkg}/{rng.choice(_WORDS)}_{i}.py"
-        for i, pkg in enumerate(["billing", "shipping", "reports", "core"] * 5)
+        for i, pkg in enumerate(["billing", "shipping", "reports", "core"] * (files // 4))
     ]
     paths[3], paths[7] = "billing/invoice.py", "billing/tax_rules.py"
     chunks = []
@@ -265,4 +265,92 @@ def workloads() -> list[Workload]:
             source="real: CPython standard-library docstrings (the running interpreter's)",
         )
     )
+    out.extend(large_workloads())
     return out
+
+
+# --------------------------------------------------------------------------- large inputs (speed)
+
+SPEED_GOAL = "speed goal: ratio <= 3x"
+_DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class) (\w+)")
+
+
+def stdlib_definitions_grep(max_lines: int = 12_000) -> str:
+    """`grep -rn -E '^\\s*(def|class) ' --include=*.py .` over the running CPython's standard
+    library (top-level modules and packages, sorted paths), cut at `max_lines` hits."""
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(("site-packages/", "test/", "idlelib/idle_test/", "lib2to3/tests/")):
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for n, line in enumerate(lines, 1):
+            if _DEFINITION.match(line):
+                out.append(f"./{rel}:{n}:{line}")
+                if len(out) >= max_lines:
+                    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n"
+
+
+def pydoc_topics() -> str:
+    """The Python language reference as plain text (`pydoc_data.topics`, shipped with CPython)."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[name] for name in sorted(topics))
+
+
+def large_workloads() -> list[Workload]:
+    grep = stdlib_definitions_grep()
+    wanted = ("parse_known_args", "HTTPConnection")
+    needles = [
+        f"{m['line']}:{m['body']}"
+        for m in map(_MATCH.match, grep.split("\n"))
+        if m and (d := _DEFINITION.match(m["body"])) and d[1] in wanted
+    ]
+    question = "Where are parse_known_args and HTTPConnection defined?"
+    docs = pydoc_topics()
+    prose_question = "How does the with statement call __exit__ when an exception is raised?"
+    big_diff, _ = twenty_file_diff(seed=11, files=200)
+    diff_question = "Review the changes to billing/invoice.py: why did the rounding change?"
+    return [
+        Workload(
+            issue=11,
+            name=f"grep -rn def|class, CPython stdlib (12,000 hits; {SPEED_GOAL})",
+            messages=tool_conversation(
+                question, "bash", grep, {"command": "grep -rnE '^\\s*(def|class) ' ."}
+            ),
+            target_saved=0.8,
+            needles=needles,
+            query=question,
+            source="real: the running CPython's standard library",
+        ),
+        Workload(
+            issue=11,
+            name=f"Python language reference (pydoc topics) as prose ({SPEED_GOAL})",
+            messages=tool_conversation(prose_question, "read_file", docs, {"path": "reference.txt"}),
+            target_saved=0.5,
+            needles=[
+                'from the "__exit__()" method was false, the exception is reraised.',
+                "if not exit(manager, *sys.exc_info()):",
+            ],
+            query=prose_question,
+            source="real: pydoc_data.topics (CPython)",
+        ),
+        Workload(
+            issue=11,
+            name=f"200-file diff, query names 1 file ({SPEED_GOAL})",
+            messages=tool_conversation(
+                diff_question, "bash", big_diff, {"command": "git diff main...feature"}
+            ),
+            target_saved=0.5,
+            needles=_changed_lines(big_diff, "billing/invoice.py"),
+            query=diff_question,
+            check=_all_file_headers_kept(big_diff),
+        ),
+    ]

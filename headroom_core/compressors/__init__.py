@@ -14,15 +14,18 @@ from headroom_core.compressors._base import CompressContext, Compressed, Compres
 
 # kind -> (module, class). Kinds are the router's `ContentKind` values.
 REGISTRY: dict[str, tuple[str, str]] = {
-    "json": ("headroom_core.compressors.json_crusher", "SmartCrusher"),
+    "json": ("headroom_core.compressors.json", "SmartCrusher"),
     "code": ("headroom_core.compressors.code_compressor", "CodeCompressor"),
     "log": ("headroom_core.compressors.log_compressor", "LogCompressor"),
-    "test_output": ("headroom_core.compressors.test_output", "TestOutputCompressor"),
+    "test_output": ("headroom_core.compressors.runner_output", "TestOutputCompressor"),
     "search_results": ("headroom_core.compressors.search_results", "SearchResultsCompressor"),
     "diff": ("headroom_core.compressors.diff_compressor", "DiffCompressor"),
     "html": ("headroom_core.compressors.html_text", "HtmlCompressor"),
     "prose": ("headroom_core.compressors.prose", "ProseCompressor"),
     "blob": ("headroom_core.compressors.blobs", "BlobCompressor"),
+    "records": ("headroom_core.compressors.records", "RecordsCompressor"),
+    # Not a router kind: the pipeline uses it for "prose" when TextConfig.ml == "llmlingua2".
+    "llmlingua2": ("headroom_core.compressors.llmlingua", "LLMLinguaCompressor"),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from headroom_core import _ccr
@@ -30,14 +30,25 @@ class CompressContext:
     original_for: Mapping[str, str] | None = None
     """Texts the pipeline cleaned before routing (terminal colour codes removed) -> the
     caller's exact text, so that what a compressor stashes is always the caller's bytes."""
+    stashed: set[str] = field(default_factory=set, compare=False, repr=False)
+    """Keys stored through this context (shared by its `dataclasses.replace` copies): the
+    store never evicts them to make room for another record of the same call. The pipeline
+    passes one set to every context of a `compress()` call."""
 
     def stash(self, original: str, kind: str, **meta: Any) -> str:
-        """Store `original` in CCR and return its key (requires `can_drop`)."""
+        """Store `original` in CCR and return its key (requires `can_drop`).
+
+        Raises `CCRStoreError` when the store cannot take the record (too large, full of
+        this call's records, read-only, corrupt, I/O error): compressors let it propagate
+        and the pipeline redoes that text losslessly, so no marker ever points nowhere.
+        """
         if self.store is None:
             raise RuntimeError("CCR is disabled; a lossy compressor must check ctx.can_drop")
         if self.original_for is not None and original in self.original_for:
             original = self.original_for[original]
-        return _ccr.stash(self.store, original, kind, **meta)
+        key = _ccr.stash(self.store, original, kind, keep=self.stashed, **meta)
+        self.stashed.add(key)
+        return key
 
     @property
     def can_drop(self) -> bool:

@@ -15,9 +15,12 @@ import re
 import struct
 from typing import ClassVar
 
+from headroom_core._text import MIN_BASE64_RUN, is_plausible_base64, looks_binary, plural
 from headroom_core.compressors._base import CompressContext, Compressed
 
-_MIN_RUN = 256
+_MIN_RUN = MIN_BASE64_RUN
+# Like `_text.DATA_URL`, but the body may be wrapped over lines (MIME, pasted PEM-like
+# bodies) and short bodies are measured below instead of skipped by the pattern.
 _DATA_URL = re.compile(
     r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<body>[A-Za-z0-9+/=\r\n]{16,})"
 )
@@ -103,41 +106,6 @@ def _decoded_size(body: str) -> int:
     return max(0, compact_len * 3 // 4 - padding)
 
 
-def _is_plausible(body: str) -> bool:
-    sample = body[:512]
-    return (
-        any(c.isupper() for c in sample)
-        and any(c.islower() for c in sample)
-        and any(c.isdigit() for c in sample)
-    )
-
-
-def _sample(text: str) -> str:
-    """Head, middle and tail windows (the same sample the router judges binary-ness on)."""
-    if len(text) <= 12288:
-        return text
-    middle = len(text) // 2
-    return text[:4096] + text[middle : middle + 4096] + text[-4096:]
-
-
-def _looks_binary(text: str) -> bool:
-    """Over 10 % control / replacement characters, or more than 1 % NULs."""
-    sample = _sample(text)
-    if not sample:
-        return False
-    bad = 0
-    for ch in sample:
-        code = ord(ch)
-        if (
-            (code < 32 and ch not in "\t\n\r\f\v\x1b")
-            or 127 <= code < 160
-            or code == 0xFFFD
-            or 0xD800 <= code <= 0xDFFF
-        ):
-            bad += 1
-    return bad > 0.1 * len(sample) or sample.count("\x00") > len(sample) // 100
-
-
 def _raw_bytes(text: str) -> bytes:
     """Best guess at the bytes behind binary text (latin-1 or surrogate-escaped UTF-8)."""
     head = text[:64]
@@ -165,7 +133,7 @@ class BlobCompressor:
     def compress(self, text: str, ctx: CompressContext) -> Compressed | None:
         if not isinstance(text, str) or not ctx.can_drop or not text:
             return None
-        if _looks_binary(text):
+        if looks_binary(text):
             return self._binary(text, ctx)
         spans = self._spans(text)
         if not spans:
@@ -183,9 +151,7 @@ class BlobCompressor:
         result = "".join(out)
         if len(result) >= len(text):
             return None
-        summary = f"{len(spans):,} blob{'s' if len(spans) != 1 else ''} replaced: " + "; ".join(
-            descriptions[:5]
-        )
+        summary = f"{plural(len(spans), 'blob')} replaced: " + "; ".join(descriptions[:5])
         return Compressed(result, (key,), summary)
 
     def _binary(self, text: str, ctx: CompressContext) -> Compressed | None:
@@ -214,7 +180,7 @@ class BlobCompressor:
         for match in _BASE64_RUN.finditer(text):
             start, end = match.start(), match.end()
             body = match.group(0)
-            if len(body.strip()) < _MIN_RUN or not _is_plausible(body):
+            if len(body.strip()) < _MIN_RUN or not is_plausible_base64(body):
                 continue
             if any(s <= start < e or s < end <= e for s, e in taken):
                 continue

@@ -24,194 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import orjson
+import numpy as np
 
 from headroom_core._ccr import content_key
+from headroom_core._language import detect_language
 from headroom_core.compressors import _treesitter as ts
 from headroom_core.compressors._base import CompressContext, Compressed
 
-_DETECT_SAMPLE_CHARS = 20_000
 _PATH_KEYS = ("path", "file_path", "filepath", "filename", "file", "target_file", "uri", "url")
-
-_EXTENSIONS: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".pyw": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".c++": "cpp",
-    ".hh": "cpp",
-    ".hpp": "cpp",
-    ".hxx": "cpp",
-    ".h++": "cpp",
-    ".ipp": "cpp",
-    ".inl": "cpp",
-}
-# Extensions that say "this is not source code in one of our languages".
-_NON_CODE_EXTENSIONS = frozenset(
-    [
-        ".md",
-        ".markdown",
-        ".rst",
-        ".txt",
-        ".json",
-        ".jsonl",
-        ".yaml",
-        ".yml",
-        ".toml",
-        ".ini",
-        ".cfg",
-        ".csv",
-        ".tsv",
-        ".log",
-        ".xml",
-        ".html",
-        ".htm",
-        ".css",
-        ".svg",
-        ".lock",
-        ".sql",
-        ".sh",
-        ".bash",
-        ".rb",
-        ".php",
-        ".kt",
-        ".swift",
-        ".scala",
-        ".cs",
-        ".lua",
-        ".r",
-    ]
-)
-
-_SHEBANGS = (
-    (re.compile(r"\bpython[0-9.]*\b"), "python"),
-    (re.compile(r"\b(?:ts-node|tsx|deno|bun)\b"), "typescript"),
-    (re.compile(r"\bnode(?:js)?\b"), "javascript"),
-    (re.compile(r"\brust-script\b"), "rust"),
-)
-
-_M = re.MULTILINE
-# Cheap signals per language; each distinct pattern that matches adds one point.
-_SIGNALS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "python": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^\s*def \w+\s*\(.*\)\s*(?:->\s*[^:]+)?:\s*$",
-            r"^\s*class \w+(?:\(.*\))?:\s*$",
-            r"^(?:from [\w.]+ import \w|import \w[\w.]*(?:, \w[\w.]*)*\s*$)",
-            r"^\s*(?:elif .*|else|try|finally|except(?: .*)?):\s*$",
-            r"\bself\.\w+",
-            r"^\s*@\w[\w.]*(?:\(.*\))?\s*$",
-            r"^\s*return\b(?!.*;\s*$)",
-        )
-    ),
-    "javascript": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"\bfunction\s*\w*\s*\([^)]*\)\s*\{",
-            r"^\s*(?:const|let|var) [\w${}\[\], ]+=",
-            r"=>\s*[{(\w]",
-            r"\brequire\(['\"]",
-            r"\bmodule\.exports\b|^export (?:default|const|function|class)\b",
-            r"^import .* from ['\"]",
-            r"\bconsole\.\w+\(|\bdocument\.\w+|\bwindow\.\w+",
-            r"===|!==",
-        )
-    ),
-    "typescript": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^\s*(?:export )?(?:interface|type) \w+(?:<[^>]*>)?\s*(?:=|\{|extends)",
-            r"\w\??:\s*(?:string|number|boolean|any|unknown|void|never)\b",
-            r"\b(?:private|public|protected|readonly) \w+\s*[:(]",
-            r"\bas const\b|\bimplements \w+",
-            r"^import type |^export type \{|\w+<\w+(?:\[\])?>\(",
-        )
-    ),
-    "go": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^package \w+\s*$",
-            r"^func (?:\([^)]*\) )?\w+\(",
-            r"^import (?:\(|\"[\w./-]+\")",
-            r"\w+ := ",
-            r"^type \w+ (?:struct|interface)\b",
-            r"\bif err != nil\b",
-        )
-    ),
-    "rust": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^\s*(?:pub(?:\([^)]*\))? )?(?:const |async |unsafe )*fn \w+",
-            r"^\s*use \w+(?:::\w+)*(?:::\{|::\*|;)",
-            r"\blet (?:mut )?\w+",
-            r"^\s*impl\b",
-            r"^\s*#!?\[\w+",
-            r"&(?:mut )?self\b",
-            r"^\s*(?:pub(?:\([^)]*\))? )?(?:struct|enum|trait|mod) \w+",
-        )
-    ),
-    "java": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^package [\w.]+;",
-            r"^import (?:static )?[\w.*]+;",
-            r"^\s*(?:public|private|protected) (?:static )?(?:final )?(?:abstract )?"
-            r"(?:class|interface|enum|record) \w+",
-            r"^\s*(?:public|private|protected) (?:static )?(?:final )?[\w<>\[\], ]+ \w+\(",
-            r"@Override\b|System\.out\.",
-        )
-    ),
-    "c": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"^#include [<\"]",
-            r"^#(?:define|ifdef|ifndef|endif|if|pragma)\b",
-            r"^(?:static |extern |inline )*(?:const )?(?:unsigned |signed )?"
-            r"(?:void|int|char|long|short|float|double|size_t|bool|struct \w+)\s*\**\s*\w+\s*\(",
-            r"\b(?:malloc|free|printf|fprintf|memcpy|sizeof)\(",
-            r"\w->\w",
-            r"^(?:typedef )?struct \w*\s*\{",
-        )
-    ),
-    "cpp": tuple(
-        re.compile(p, _M)
-        for p in (
-            r"\bstd::\w+",
-            r"\btemplate\s*<",
-            r"^\s*namespace \w+",
-            r"^\s*(?:public|private|protected):\s*$",
-            r"\bnullptr\b|\bconstexpr\b|\bauto\b",
-            r"^#include <(?:iostream|vector|string|memory|map|algorithm|cstdint|cstdio)>",
-            r"^\s*class \w+(?:\s*(?:final\s*)?:\s*(?:public|private) \w+)?\s*\{?\s*$",
-        )
-    ),
-}
-_MIN_SIGNALS = 2
-_JSX = re.compile(r"</[A-Za-z][\w.]*>|<[A-Za-z][\w.]*\s[^<>]*/>")
-_CPP_HEADER = re.compile(r"^\s*(?:class|namespace|template)\b|\bstd::|\bpublic:|\bvirtual\b", _M)
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
-_MAX_ERROR_SHARE = 0.05
-_MAX_ERROR_SHARE_WITH_PATH = 0.1
-_DIFF_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", _M)
-_DIFF_FILE = re.compile(r"^(?:diff --git |--- |\+\+\+ )", _M)
-# `path:12:` / `path-12-` / `  12\t` line prefixes of grep, ripgrep and numbered listings.
-_LOCATION_PREFIX = re.compile(r"^(?:[\w./\\-]+[:-]\d+[:-]|\s*\d+(?:\t|: |→))")
 
 
 def _path_hint(tool_args: Mapping[str, Any] | None) -> str | None:
@@ -224,142 +44,27 @@ def _path_hint(tool_args: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def _extension(path: str) -> str:
-    name = path.replace("\\", "/").rsplit("/", 1)[-1].split("?", 1)[0].split("#", 1)[0]
-    dot = name.rfind(".")
-    return name[dot:].lower() if dot > 0 else ""
-
-
-def _sample(text: str) -> str:
-    if len(text) <= _DETECT_SAMPLE_CHARS:
-        return text
-    cut = text.rfind("\n", 0, _DETECT_SAMPLE_CHARS)
-    return text[: cut if cut > 0 else _DETECT_SAMPLE_CHARS]
-
-
-def _looks_binary(sample: str) -> bool:
-    if "\x00" in sample:
-        return True
-    return len(_CONTROL_CHARS.findall(sample)) > len(sample) // 100 + 1
-
-
-def _looks_like_tool_listing(sample: str) -> bool:
-    """A unified diff, or grep/ripgrep output: code inside, but not a source file."""
-    if _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
-        return True
-    lines = [line for line in sample.split("\n")[:200] if line.strip()]
-    prefixed = sum(1 for line in lines if _LOCATION_PREFIX.match(line))
-    return bool(lines) and prefixed * 2 >= len(lines)
-
-
-def _is_json_document(text: str) -> bool:
-    """JSON parses as a JavaScript (or Python) expression; it belongs to the JSON compressor."""
-    stripped = text.strip()
-    if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
-        return False
-    try:
-        orjson.loads(stripped)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def _error_share(language: str, sample: str) -> float:
-    """Share of the sample's bytes the grammar could not parse (1.0 when it cannot parse)."""
-    try:
-        data = sample.encode("utf-8")
-    except UnicodeEncodeError:
-        return 1.0
-    tree = ts.parse(language, data)
-    if tree is None or not data:
-        return 1.0
-    count, covered = ts.error_stats(tree.root_node, limit=2000)
-    # Each error node costs a little (a cut file has a few); unplaced tokens cost their size.
-    return (covered + 8 * count) / len(data)
-
-
-def _signal_scores(sample: str) -> dict[str, int]:
-    return {
-        lang: sum(1 for pattern in patterns if pattern.search(sample)) for lang, patterns in _SIGNALS.items()
-    }
-
-
-def _refine_family(language: str, scores: Mapping[str, int], sample: str) -> str:
-    """Pick the right member of a grammar family (JS ⊂ TS ⊂ TSX, C ⊂ C++)."""
-    if language in ("javascript", "typescript"):
-        if scores.get("typescript", 0) >= 1 and _error_share("typescript", sample) <= _MAX_ERROR_SHARE:
-            language = "typescript"
-        if (
-            language == "typescript"
-            and re.search(r"<[A-Z]\w*[\s/>]|</\w+>", sample)
-            and _error_share("tsx", sample) < _error_share("typescript", sample)
-        ):
-            return "tsx"
-        return language
-    if language == "c" and scores.get("cpp", 0) >= 2:
-        return "cpp"
-    return language
-
-
-def detect_language(text: str, path: str | None = None) -> str | None:
-    """The programming language of `text`, or None if it is not (clearly) source code.
-
-    Order: the path's extension, a shebang line, then cheap regex signals confirmed by a
-    tree-sitter parse of the first ~20 KB with few error nodes. Returns one of "python",
-    "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp". Never raises.
-    """
-    try:
-        return _detect(text, path)
-    except Exception:  # detection is advisory: odd input must never break routing
-        return None
-
-
-def _detect(text: str, path: str | None) -> str | None:
-    if not isinstance(text, str) or not text.strip():
-        return None
-    sample = _sample(text)
-    if _looks_binary(sample) or _looks_like_tool_listing(sample) or _is_json_document(text):
-        return None
-    if isinstance(path, str) and path:
-        ext = _extension(path)
-        if ext in _NON_CODE_EXTENSIONS:
-            return None
-        language = _EXTENSIONS.get(ext)
-        if language is not None:
-            if language == "c" and ext == ".h" and _CPP_HEADER.search(sample):
-                language = "cpp"
-            # A path is strong evidence, but an error page or a listing is still not code.
-            return language if _error_share(language, sample) <= _MAX_ERROR_SHARE_WITH_PATH else None
-    first_line = sample.split("\n", 1)[0]
-    if first_line.startswith("#!"):
-        for pattern, language in _SHEBANGS:
-            if pattern.search(first_line):
-                return language
-    scores = _signal_scores(sample)
-    ranked = sorted(
-        (lang for lang, score in scores.items() if score >= _MIN_SIGNALS),
-        key=lambda lang: (-scores[lang], ts.LANGUAGES.index(lang)),
-    )
-    if _JSX.search(sample) and ("typescript" in ranked or "javascript" in ranked):
-        ranked.append("tsx")  # JSX breaks the TypeScript grammar; TSX is its own
-    best: tuple[float, int, str] | None = None
-    for position, language in enumerate(ranked[:4]):
-        share = _error_share(language, sample)
-        if share > _MAX_ERROR_SHARE:
-            continue
-        candidate = (share, position, language)
-        if best is None or candidate < best:
-            best = candidate
-    if best is None:
-        return None
-    return _refine_family(best[2], scores, sample)
-
-
 # --------------------------------------------------------------------------- compression
 
 _CLASS_TYPES = frozenset({"class_definition"})  # Python classes, for their docstrings
 _BODY_TYPES = frozenset({"block", "statement_block", "compound_statement", "constructor_body"})
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+_CODING = re.compile(r"#.*coding[:=]")
+_SAMPLE_CHARS = 32_000
+_MAX_SAMPLE_ERROR_SHARE = 0.1
+"""Sources longer than `_SAMPLE_CHARS` whose start is this much parse errors are left alone
+(the router accepts a sample with a path hint up to the same share)."""
+_MAX_BRACKET_DEPTH = 256
+"""Deeper nesting of brackets is not source code (lines of `((((`, unclosed `{`/`[` runs)."""
+_BRACKET_STEP = np.zeros(256, dtype=np.int8)
+_BRACKET_STEP[[ord(c) for c in "([{"]] = 1
+_BRACKET_STEP[[ord(c) for c in ")]}"]] = -1
+_PREFILTER_CHARS = 1_000_000
+"""Above this many characters of function text, only bodies with a selective query term
+(in at most `_SELECTIVE_SHARE` of the bodies) are scored by BM25."""
+_SELECTIVE_SHARE = 0.05
+_DOCSTRING_OPEN = re.compile(rb"([rRuUbBfF]*)(\"\"\"|''')")
+_WORD_BYTE = re.compile(rb"\w")
 _DIRECTIVE = re.compile(
     rb"^\s*(?://go:|//\s*\+build|//export |//line |//nolint|#!|#\s*-\*-|#.*coding[:=]|"
     rb"//\s*@ts-|/\*\s*eslint|//\s*eslint|#\s*type:|#\s*noqa|#\s*pragma|#\s*fmt:)",
@@ -379,6 +84,9 @@ _ANON_PARENTS = frozenset(
 )
 
 
+_UNSET: Any = object()
+
+
 @dataclass
 class _Func:
     node: Any
@@ -387,6 +95,7 @@ class _Func:
     parent: int | None = None
     decision: str = ""
     """'elide', 'keep' (whole), or 'open' (signature kept, nested functions decided on their own)."""
+    elision: Any = None
 
 
 @dataclass(frozen=True)
@@ -422,45 +131,158 @@ class CodeCompressor:
         cfg = ctx.config.code
         if not isinstance(text, str) or not cfg.enabled or not ctx.can_drop:
             return None
-        if not text.strip() or len(text) > cfg.max_chars or "\x00" in text:
+        if not text.strip() or "\x00" in text:
             return None
-        if max((len(line) for line in text.split("\n")), default=0) > cfg.max_line_chars:
+        if max(map(len, text.split("\n")), default=0) > cfg.max_line_chars:
             return None  # minified or generated: there are no line ranges worth naming
         language = ctx.language or detect_language(text, _path_hint(ctx.tool_args))
         if language is None:
             return None
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:
-            return None
-        tree = ts.parse(language, data)
-        if tree is None:
-            return None
-        input_errors = ts.error_stats(tree.root_node)[0]
+        if len(text) > _SAMPLE_CHARS and _mostly_errors(language, text):
+            return None  # not code in this language: do not pay a full parse to learn it
         key = content_key(text)
         marker_tokens = ctx.tokenizer.count(ctx.marker("lines 1000-2000 omitted", key)) + 4
-        planner = _Planner(language, data, tree.root_node, ctx, key, marker_tokens)
-        for trim_comments in (True, False):
-            result = planner.render(trim_comments=trim_comments)
-            if result is None:
-                return None
-            output, elided, trimmed = result
-            if not _reparses(language, output, input_errors):
-                continue
-            try:
-                new_text = output.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if len(new_text) >= len(text):
-                return None
-            stored = ctx.stash(text, "code", unit="block", language=language)
-            if stored != key:  # the markers must point at what was stored
-                return None
-            parts = [f"{language}: {elided} bodies elided"]
-            if trimmed:
-                parts.append(f"{trimmed} comments/docstrings shortened")
-            return Compressed(new_text, (key,), ", ".join(parts))
+        # Above `max_chars` the file is outlined part by part (cut between top-level
+        # definitions), so one parse tree at a time is alive: memory stays bounded.
+        parts = [text] if len(text) <= cfg.max_chars else _top_level_parts(text, cfg.max_chars // 4)
+        outputs: list[str] = []
+        elided = trimmed = 0
+        row = 0
+        for part in parts:
+            done = _outline(part, language, ctx, key, marker_tokens, row)
+            if done is None:
+                outputs.append(part)
+            else:
+                outputs.append(done[0])
+                elided += done[1]
+                trimmed += done[2]
+            row += part.count("\n")
+        if not elided and not trimmed:
+            return None
+        new_text = "".join(outputs)
+        if trimmed:
+            new_text = _with_header(new_text, trimmed, language, ctx, key)
+        if len(new_text) >= len(text):
+            return None
+        stored = ctx.stash(text, "code", unit="block", language=language)
+        if stored != key:  # the markers must point at what was stored
+            return None
+        summary = [f"{language}: {elided} bodies elided"]
+        if trimmed:
+            summary.append(f"{trimmed} comments/docstrings shortened")
+        if len(parts) > 1:
+            summary.append(f"outlined in {len(parts)} parts")
+        return Compressed(new_text, (key,), ", ".join(summary))
+
+
+def _outline(
+    text: str, language: str, ctx: CompressContext, key: str, marker_tokens: int, row_offset: int
+) -> tuple[str, int, int] | None:
+    """(outline, bodies elided, comments shortened) of one file or part, or None."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
         return None
+    if _bracket_depth(data) > _MAX_BRACKET_DEPTH:
+        return None  # not code; and tree-sitter's error recovery is super-linear on it
+    tree = ts.parse(language, data)
+    if tree is None:
+        return None
+    input_errors = ts.error_stats(tree.root_node)[0]
+    planner = _Planner(language, data, tree.root_node, ctx, key, marker_tokens, row_offset)
+    for trim_comments in (True, False):
+        result = planner.render(trim_comments=trim_comments)
+        if result is None:
+            return None
+        output, elided, trimmed = result
+        if not _reparses(language, output, input_errors):
+            continue
+        try:
+            return output.decode("utf-8"), elided, trimmed
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _mostly_errors(language: str, text: str) -> bool:
+    """The first `_SAMPLE_CHARS` (cut at a line end) parse mostly as errors."""
+    cut = text.rfind("\n", 0, _SAMPLE_CHARS)
+    sample = text[: cut if cut > 0 else _SAMPLE_CHARS].encode("utf-8", "replace")
+    if _bracket_depth(sample) > _MAX_BRACKET_DEPTH:
+        return True
+    tree = ts.parse(language, sample)
+    if tree is None or not sample:
+        return True
+    count, unplaced = ts.error_stats(tree.root_node, limit=2000)
+    return (unplaced + 8 * count) / len(sample) > _MAX_SAMPLE_ERROR_SHARE
+
+
+def _bracket_depth(data: bytes) -> int:
+    """The deepest nesting of `([{` (openers minus closers so far), in one vectorized pass."""
+    if not data:
+        return 0
+    steps = _BRACKET_STEP[np.frombuffer(data, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max())
+
+
+def _top_level_parts(text: str, part_chars: int) -> list[str]:
+    """`text` cut into parts of at least `part_chars`, each cut where a top-level definition
+    starts: a line at column 0 after a blank line (a decorator, a comment, a `def`, `func`,
+    `class`...). A part with no such line within four times `part_chars` (the size one parse
+    may take) is cut at a line end; definitions split that way are simply not elided."""
+    parts: list[str] = []
+    start = 0
+    n = len(text)
+    while n - start > part_chars:
+        cut = -1
+        search = start + part_chars
+        limit = min(n, start + 4 * part_chars)
+        while search < limit:
+            blank = text.find("\n\n", search, limit)
+            if blank < 0:
+                break
+            line = blank + 2
+            while line < limit and text[line] == "\n":
+                line += 1
+            if line < limit and not text[line].isspace() and text[line] not in ")]}":
+                cut = line
+                break
+            search = line
+        if cut < 0 and limit == n:
+            break  # the rest fits in one parse
+        if cut < 0:
+            newline = text.find("\n", start + part_chars)
+            cut = n if newline < 0 else newline + 1
+        parts.append(text[start:cut])
+        start = cut
+    if start < n:
+        parts.append(text[start:])
+    return parts
+
+
+def _with_header(output: str, trimmed: int, language: str, ctx: CompressContext, key: str) -> str:
+    """One marker at the top: shortened comments have no room for their own."""
+    lead = "#" if language == "python" else "//"
+    what = "comment" if trimmed == 1 else "comments"
+    marker = ctx.marker(f"{trimmed} {what} and docstrings shortened to one line", key)
+    header = lead + " " + marker + "\n"
+    position = 0
+    for _ in range(2):  # after a shebang and an encoding declaration
+        line_end = output.find("\n", position)
+        if line_end < 0:
+            break
+        line = output[position:line_end]
+        if line.startswith("#!") or (language == "python" and _CODING.match(line)):
+            position = line_end + 1
+        else:
+            break
+    return output[:position] + header + output[position:]
+
+
+def _is_identifier(word: str) -> bool:
+    """snake_case or camelCase: a word a person would not type unless naming code."""
+    core = word.strip("_")
+    return "_" in core or (any(c.isupper() for c in core[1:]) and any(c.islower() for c in core))
 
 
 def _reparses(language: str, output: bytes, input_errors: int) -> bool:
@@ -476,8 +298,17 @@ class _Planner:
     """Decides, for one parsed file, what is elided, kept and shortened, and renders it."""
 
     def __init__(
-        self, language: str, data: bytes, root: Any, ctx: CompressContext, key: str, marker_tokens: int
+        self,
+        language: str,
+        data: bytes,
+        root: Any,
+        ctx: CompressContext,
+        key: str,
+        marker_tokens: int,
+        row_offset: int = 0,
     ) -> None:
+        self.row_offset = row_offset
+        """Lines before this part of the file (markers name lines of the whole file)."""
         self.language = language
         self.syntax = ts.SYNTAX[language]
         self.data = data
@@ -506,7 +337,7 @@ class _Planner:
             while stack and funcs[stack[-1]].node.end_byte <= node.start_byte:
                 stack.pop()
             parent = stack[-1] if stack else None
-            funcs.append(_Func(node, body, self._name(node), parent))
+            funcs.append(_Func(node, body, self._name(node), parent, elision=_UNSET))
             stack.append(len(funcs) - 1)
         return funcs
 
@@ -545,27 +376,47 @@ class _Planner:
         query = self.ctx.query
         if not query or not self.funcs:
             return set()
+        from headroom_core._relevance import bm25_scores, terms, top_k
+
         words = set(_IDENT.findall(query))
         lowered = {w.lower() for w in words if len(w) >= 4}
-        keep = {
-            i
-            for i, f in enumerate(self.funcs)
-            if f.name and (f.name in words or (len(f.name) >= 4 and f.name.lower() in lowered))
-        }
+        # Identifiers of the query in any spelling: `runnable_sequence` names
+        # `RunnableSequence` (never a part: `serve` of `ServeHTTP` names nothing; a plain
+        # word such as "round" does not name `_round`).
+        wholes = {w.lower().replace("_", "") for w in words if len(w) >= 4 and _is_identifier(w)}
+        keep = set()
+        for i, f in enumerate(self.funcs):
+            if not f.name:
+                continue
+            low = f.name.lower()
+            if f.name in words or (len(f.name) >= 4 and (low in lowered or low.replace("_", "") in wholes)):
+                keep.add(i)
         if self.cfg.relevant_bodies > 0:
-            from headroom_core._relevance import bm25_scores, top_k
-
+            limit = self.cfg.max_relevant_chars
             candidates = [
                 i
                 for i, f in enumerate(self.funcs)
                 if f.node.end_point[0] - f.node.start_point[0] <= self.cfg.max_relevant_body_lines
             ]
-            docs = [
-                f"{self.funcs[i].name} {self._text(self.funcs[i].node)[: self.cfg.max_relevant_chars]}"
-                for i in candidates
-            ]
-            scores = bm25_scores(query, docs)
-            keep.update(candidates[j] for j in top_k(scores, self.cfg.relevant_bodies))
+            docs = []
+            for i in candidates:
+                node = self.funcs[i].node
+                # Sliced as bytes first: a long function is not decoded whole to use its start.
+                head = self.data[node.start_byte : min(node.end_byte, node.start_byte + 4 * limit)]
+                docs.append(f"{self.funcs[i].name} {head.decode('utf-8', 'replace')[:limit]}")
+            # Only bodies holding a selective query term (one found in few bodies) are
+            # tokenized for BM25: tokenizing every body of a large file costs more than
+            # everything else, and a body without such a term cannot rank at the top.
+            pool = list(range(len(docs)))
+            if sum(map(len, docs)) > _PREFILTER_CHARS:
+                lowered = [d.lower() for d in docs]
+                query_terms = [t for t in dict.fromkeys(terms(query)) if len(t) >= 3]
+                most = max(2, int(_SELECTIVE_SHARE * len(docs)))
+                selective = [t for t in query_terms if sum(1 for d in lowered if t in d) <= most]
+                pool = [j for j, d in enumerate(lowered) if any(t in d for t in selective)]
+            if pool:
+                scores = bm25_scores(query, [docs[j] for j in pool])
+                keep.update(candidates[pool[j]] for j in top_k(scores, self.cfg.relevant_bodies))
         return keep
 
     def _decide(self) -> None:
@@ -605,7 +456,8 @@ class _Planner:
     # ---------------------------------------------------------------- edits
 
     def _marker(self, first_row: int, last_row: int) -> bytes:
-        return self.ctx.marker(f"lines {first_row + 1}-{last_row + 1} omitted", self.key).encode()
+        first, last = first_row + 1 + self.row_offset, last_row + 1 + self.row_offset
+        return self.ctx.marker(f"lines {first}-{last} omitted", self.key).encode()
 
     def _worth(self, start: int, end: int, lines: int) -> bool:
         if lines < self.cfg.min_body_lines:
@@ -613,6 +465,12 @@ class _Planner:
         return (end - start) / 4.0 >= self.marker_tokens + 6
 
     def _elision(self, f: _Func) -> _Edit | None:
+        """The edit that elides `f`'s body (computed once: `_decide` and each render ask)."""
+        if f.elision is _UNSET:
+            f.elision = self._make_elision(f)
+        return f.elision
+
+    def _make_elision(self, f: _Func) -> _Edit | None:
         if f.node.has_error:
             return None  # boundaries inside a broken function are guesses
         if not self.syntax.block_body:
@@ -666,7 +524,7 @@ class _Planner:
         text = self.data[statement.start_byte : statement.end_byte]
         if b"\n" not in text:
             return text
-        match = re.match(rb"([rRuUbBfF]*)(\"\"\"|''')", text)
+        match = _DOCSTRING_OPEN.match(text)
         if match is None:
             return text
         prefix, quote = match.group(1), match.group(2)
@@ -690,18 +548,24 @@ class _Planner:
             return i >= 0 and protected[i][0] <= node.start_byte < protected[i][1]
 
         runs: list[list[Any]] = []
+        comments = self.syntax.comments
+        comment_end = -1
         for node in self.nodes:
-            if node.type not in self.syntax.comments:
+            if node.type not in comments:
                 continue
-            if node.parent is not None and node.parent.type in self.syntax.comments:
+            start = node.start_byte
+            # Nodes come in source order, outer first: a comment inside the previous one
+            # (a doc-comment part) is part of it. (`node.parent` would walk from the root.)
+            if start < comment_end:
                 continue
-            if is_protected(node) or not self._starts_line(node.start_byte):
+            comment_end = node.end_byte
+            if is_protected(node) or not self._starts_line(start):
                 if runs and runs[-1]:
                     runs.append([])
                 continue
             if runs and runs[-1]:
                 last = runs[-1][-1]
-                gap = self.data[last.end_byte : node.start_byte]
+                gap = self.data[last.end_byte : start]
                 if not gap.strip() and gap.count(b"\n") <= 1:
                     runs[-1].append(node)
                     continue
@@ -743,7 +607,7 @@ class _Planner:
     def _first_comment_line(self, run: list[Any]) -> bytes | None:
         for node in run:
             text = self.data[node.start_byte : node.end_byte]
-            if not re.search(rb"\w", text):
+            if not _WORD_BYTE.search(text):
                 continue
             if text.startswith(b"/*"):
                 opener = b"/**" if text.startswith(b"/**") else b"/*"
@@ -752,7 +616,7 @@ class _Planner:
                     inner = inner[:-2]
                 for raw in inner.split(b"\n"):
                     raw = raw.strip().lstrip(b"*!").strip()
-                    if re.search(rb"\w", raw):
+                    if _WORD_BYTE.search(raw):
                         raw = raw.replace(b"*/", b"").replace(b"/*", b"")
                         return opener + b" " + raw + b" ... */"
                 return None
@@ -817,28 +681,7 @@ class _Planner:
             pieces.append(edit.replacement)
             position = edit.end
         pieces.append(self.data[position:])
-        output = b"".join(pieces)
-        if trimmed:
-            output = self._with_header(output, trimmed)
-        return output, elided, trimmed
-
-    def _with_header(self, output: bytes, trimmed: int) -> bytes:
-        """One marker at the top: shortened comments have no room for their own."""
-        lead = b"#" if self.language == "python" else b"//"
-        what = "comment" if trimmed == 1 else "comments"
-        marker = self.ctx.marker(f"{trimmed} {what} and docstrings shortened to one line", self.key)
-        header = lead + b" " + marker.encode() + b"\n"
-        position = 0
-        for _ in range(2):  # after a shebang and an encoding declaration
-            line_end = output.find(b"\n", position)
-            if line_end < 0:
-                break
-            line = output[position:line_end]
-            if line.startswith(b"#!") or (self.language == "python" and re.match(rb"#.*coding[:=]", line)):
-                position = line_end + 1
-            else:
-                break
-        return output[:position] + header + output[position:]
+        return b"".join(pieces), elided, trimmed
 
 
 def _is_docstring(statement: Any) -> bool:

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from headroom_core._text import looks_binary, plural
 from headroom_core.compressors._base import CompressContext, Compressed
-from headroom_core.compressors.search_results import looks_binary
 
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)\Z", re.DOTALL)
 _FILE_START = ("diff --git ", "diff --cc ", "diff --combined ", "diff -")
@@ -276,10 +276,6 @@ def _named_in(query: str, path: str) -> bool:
     return len(stem) >= 4 and re.search(rf"(?<![\w./-]){re.escape(stem)}(?![\w/-])", q) is not None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 class DiffCompressor:
     name: ClassVar[str] = "diff"
 
@@ -334,7 +330,7 @@ class DiffCompressor:
                 header = [part.header[0], *(x for x in part.header[1:] if not x.startswith(redundant))]
                 out.extend(header)
                 out.append(
-                    f"({_plural(len(part.hunks), 'hunk')}, +{part.added:,} -{part.removed:,} lines not shown)"
+                    f"({plural(len(part.hunks), 'hunk')}, +{part.added:,} -{part.removed:,} lines not shown)"
                 )
                 unfocused[0] += 1
                 unfocused[1] += part.added
@@ -352,10 +348,10 @@ class DiffCompressor:
             pieces.append(f"{context_cut:,} unchanged context lines")
         for kind in sorted(special):
             n_files, n_lines = special[kind]
-            pieces.append(f"{_plural(n_files, kind + ' diff')} ({n_lines:,} lines)")
+            pieces.append(f"{plural(n_files, kind + ' diff')} ({n_lines:,} lines)")
         if unfocused[0]:
             pieces.append(
-                f"the hunks of {_plural(unfocused[0], 'file')} the query does not name "
+                f"the hunks of {plural(unfocused[0], 'file')} the query does not name "
                 f"(+{unfocused[1]:,} -{unfocused[2]:,} lines)"
             )
         key = ctx.stash(text, "diff", unit="line")

@@ -18,11 +18,14 @@ and one CCR marker for the whole original (stashed once, `unit="line"`).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 from headroom_core._relevance import bm25_scores, terms, top_k
+from headroom_core._text import plural
 from headroom_core.compressors._base import CompressContext, Compressed
 
 # Lines longer than this are templated on their first part only (bounded work per line).
@@ -69,12 +72,14 @@ _ENTRY_START = re.compile(
 # UUID ids, IPs and ports, paths, URLs, versions) and quoted strings holding a digit, a
 # slash or a space. A token starts after whitespace, `=`, `:`, `,` or an opening bracket,
 # so `pid=<*>` keeps its key and JSON-lines logs keep their keys and enum values. The
-# prefix before the first digit cannot cross a separator, which keeps the scan linear.
+# prefix before the first digit cannot cross a separator nor an opening bracket (where
+# another token may start), which keeps the scan linear: a line of `((((` used to be
+# retried from every bracket to its end.
 _VARIABLE = re.compile(
     r"(?<![^\s=:,\[{(])"
     r"(?:\"(?=[^\"\n]{0,200}[\d/\s])[^\"\n]{0,200}\""
     r"|'(?=[^'\n]{0,200}[\d/\s])[^'\n]{0,200}'"
-    r"|[^\s\d/=:,\"'\]})]*[\d/][^\s,\"\]})]*)"
+    r"|[^\s\d/=:,\"'\[\]{}()]*[\d/][^\s,\"\]})]*)"
 )
 _VARIABLE_SPLIT = re.compile(f"({_VARIABLE.pattern})")
 _WILDCARD = "<*>"
@@ -101,12 +106,107 @@ _IMPORTANT_HINTS = (
 )
 
 
-def _is_important(line: str) -> bool:
+# Transcripts (package-manager, build and CI output) have no levels: a line that reports a
+# problem in words is important. Cheap substring pre-filter first, then the pattern.
+_PROBLEM_HINTS = (
+    "err", "warn", "fail", "fatal", "panic", "abort", "denied", "forbidden", "unauthori", "refused",
+    "timed out", "timeout", "unable", "cannot", "can't", "could not", "couldn't", "not found", "no such",
+    "missing", "invalid", "conflict", "broken", "unmet", "segmentation", "core dumped", "killed", "exit",
+    "returned", "exception", "traceback", "e: ", "w: ", "not remade", "unresolved", "undefined",
+)  # fmt: skip
+# Problem words worse than a warning, and the shapes of a failed exit.
+_FAILURE_WORDS = (
+    r"errors?|err!|fail|failed|failures?|failing|fatal|panic(?:ked)?|abort(?:ed)?|denied|forbidden"
+    r"|unauthori[sz]ed|refused|timed out|timeout|unable|cannot|can't|could not|couldn't|not found|no such"
+    r"|missing|invalid|conflicts?|broken|unmet|segmentation fault|core dumped|killed|exception|traceback"
+    r"|not remade|unresolved|undefined"
+)
+_FAILED_EXIT = (
+    r"|non-zero exit|exit (?:code|status):? ?[1-9]|exited with (?:code |status )?[1-9]|returned [1-9]"
+    r"|^E: |\berror\["
+)
+
+
+def _problem_pattern(words: str, extra: str) -> re.Pattern[str]:
+    # Not after `0 ` / `no ` (`0 errors`), and not inside a name: `error-reporting`,
+    # `libfail-perl`, `no-error.js` are package names.
+    return re.compile(rf"(?<!\b0 )(?<!\bno )(?<!\w[-/.])\b(?:{words})\b(?![-/.=]\w){extra}", re.I)
+
+
+_PROBLEM = _problem_pattern(f"{_FAILURE_WORDS}|warnings?|warn", _FAILED_EXIT + "|^W: ")
+_WORSE_THAN_A_WARNING = _problem_pattern(_FAILURE_WORDS, _FAILED_EXIT)
+# In a transcript, a warning (and nothing worse) whose template already occurred this
+# many times is not kept whole again: it collapses with its template and count, so 10,000
+# identical deprecation warnings cost one line. Errors and failures are always kept.
+_MAX_REPEATED_WARNINGS = 3
+_ONLY_A_WARNING = re.compile(r"\bwarn(?:ing)?s?\b|^W: |\bdeprecat", re.I)
+# A text with fewer timestamped lines than this share is a transcript, not a log.
+_TRANSCRIPT_MAX_STAMPED = 0.3
+_TRANSCRIPT_SAMPLE = 2000
+
+
+def _is_important(line: str, transcript: bool = False) -> bool:
     head = line[:_TEMPLATE_CHARS]
     low = head.lower()
+    if transcript and any(hint in low for hint in _PROBLEM_HINTS) and _PROBLEM.search(head):
+        return True
     if not any(hint in low for hint in _IMPORTANT_HINTS):
         return False
     return bool(_LEVEL_WORD.search(head) or _LOWER_LEVEL.search(head) or _EXCEPTION.search(head))
+
+
+_IMPORTANT_HINT = re.compile("|".join(re.escape(h) for h in _IMPORTANT_HINTS))
+_TRANSCRIPT_HINT = re.compile("|".join(re.escape(h) for h in sorted({*_IMPORTANT_HINTS, *_PROBLEM_HINTS})))
+
+
+def _candidate_lines(text: str, lines: list[str], starts: list[int], transcript: bool) -> list[int]:
+    """Indices of the lines that hold an important-line hint, found by one scan of the
+    whole lower-cased text (a per-line Python loop over dozens of hints costs more than
+    tokenizing the text). Falls back to every line when lower-casing changes lengths."""
+    low = text.lower()
+    if len(low) != len(text):
+        return list(range(len(lines)))
+    hint = _TRANSCRIPT_HINT if transcript else _IMPORTANT_HINT
+    found: list[int] = []
+    for match in hint.finditer(low):
+        index = bisect.bisect_right(starts, match.start()) - 1
+        if not found or found[-1] != index:
+            found.append(index)
+    return found
+
+
+def _is_repeated_warning(line: str, seen: dict[str, int]) -> bool:
+    """A warning-only line whose template was already kept `_MAX_REPEATED_WARNINGS` times."""
+    head = line[:_TEMPLATE_CHARS]
+    if _WORSE_THAN_A_WARNING.search(head) or not _ONLY_A_WARNING.search(head):
+        return False
+    shape = _VARIABLE.sub(_WILDCARD, head)
+    count = seen.get(shape, 0)
+    seen[shape] = count + 1
+    return count >= _MAX_REPEATED_WARNINGS
+
+
+def _stamp_candidates(text: str, starts: list[int]) -> bytearray:
+    """Per line, 1 when a timestamp hint starts within its first 80 characters: one scan of
+    the whole text, so `_timestamp` runs only on lines that may hold one."""
+    out = bytearray(len(starts) - 1)
+    for match in _STAMP_HINT_TEXT.finditer(text):
+        index = bisect.bisect_right(starts, match.start()) - 1
+        if match.start() - starts[index] < 80:
+            out[index] = 1
+    return out
+
+
+def _is_transcript(lines: list[str]) -> bool:
+    """Few lines carry a timestamp: the output of a command (apt, pip, npm, make, cargo,
+    a CI step), where problems are reported in words rather than with levels. Judged on
+    an evenly spaced sample of at most `_TRANSCRIPT_SAMPLE` lines."""
+    step = max(1, len(lines) // _TRANSCRIPT_SAMPLE)
+    sample = [line for line in lines[::step] if line.strip()]
+    if not sample:
+        return False
+    hits = sum(1 for line in sample if _timestamp(line) is not None)
+    return hits < _TRANSCRIPT_MAX_STAMPED * len(sample)
 
 
 @dataclass
@@ -134,7 +234,16 @@ class _Template:
         return text + "…" if self.truncated else text
 
 
+# Every timestamp shape above holds two digits, `:`, `-` or `/`, two digits (or a month
+# name between slashes, or is HDFS's `yymmdd hhmmss`): one cheap search rules out the
+# lines that hold none (most of a transcript).
+_STAMP_HINT = re.compile(r"\d\d[:/-]\d\d|\d\d/[A-Z][a-z]{2}/|\d{6} \d{6}|^\[?\d{10}")
+_STAMP_HINT_TEXT = re.compile(_STAMP_HINT.pattern, re.M)
+
+
 def _timestamp(line: str) -> re.Match[str] | None:
+    if _STAMP_HINT.search(line, 0, 80) is None:
+        return None
     for pattern in _TIMESTAMPS:
         match = pattern.search(line, 0, 80)
         if match is not None:
@@ -238,10 +347,6 @@ def _fold(g_tokens: list[str], general: _Template, tokens: list[str], tpl: _Temp
     general.truncated = general.truncated or tpl.truncated
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 class LogCompressor:
     name: ClassVar[str] = "logs"
 
@@ -263,14 +368,25 @@ class LogCompressor:
         for i in range(max(0, n - cfg.keep_tail), n):
             keep[i] = 1
         important = 0
+        starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        transcript = _is_transcript(lines)
+        # A transcript has few timestamps: find the lines that may hold one in one scan.
+        # A log has one on nearly every line: look at each line.
+        stamped = _stamp_candidates(text, starts) if transcript else bytearray(b"\x01") * n
+        after = 1 if transcript else 0  # a transcript's problem line is often explained by the next
         i = 0
-        while i < n:
+        warnings_seen: dict[str, int] = {}
+        for candidate in _candidate_lines(text, lines, starts, transcript):
+            if candidate < i:
+                continue  # inside the trace of an earlier important line
+            i = candidate
             line = lines[i]
-            if not _is_important(line):
-                i += 1
+            if not _is_important(line, transcript):
+                continue
+            if transcript and _is_repeated_warning(line, warnings_seen):
                 continue
             important += 1
-            for j in range(max(0, i - cfg.context_lines), i + 1):
+            for j in range(max(0, i - cfg.context_lines), min(n, i + 1 + after)):
                 keep[j] = 1
             # The stack trace (or multi-line message) that follows belongs with it.
             j = i + 1
@@ -291,7 +407,7 @@ class LogCompressor:
         for index, line in enumerate(lines):
             if keep[index]:
                 continue
-            stamp = _timestamp(line)
+            stamp = _timestamp(line) if stamped[index] else None
             if stamp is None:
                 body = line
             else:
@@ -345,8 +461,8 @@ class LogCompressor:
             out.append(f"{tpl.render().strip()}  ({_count_note(tpl)})")
         collapsed = sum(1 for tpl in groups if tpl.count > 1)
         description = (
-            f"{dropped:,} of {n:,} log lines collapsed into {_plural(collapsed, 'template')} "
-            f"({_plural(important, 'warning/error line')} kept whole)"
+            f"{dropped:,} of {n:,} log lines collapsed into {plural(collapsed, 'template')} "
+            f"({plural(important, 'warning/error line')} kept whole)"
         )
         out.append(ctx.marker(description, key))
         result = "\n".join(out)
@@ -354,7 +470,7 @@ class LogCompressor:
             result += "\n"
         if len(result) >= len(text):
             return None
-        summary = f"{n:,} log lines -> {len(out) - 1:,}; {_plural(important, 'warning/error')} kept"
+        summary = f"{n:,} log lines -> {len(out) - 1:,}; {plural(important, 'warning/error')} kept"
         return Compressed(result, (key,), summary)
 
 

@@ -28,11 +28,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from headroom_core._relevance import bm25_scores, terms
+from headroom_core._counting import count_once, known_count
+from headroom_core._relevance import bm25_from_terms, terms
 from headroom_core.compressors._base import CompressContext, Compressed
 from headroom_core.compressors.search_results import looks_binary
 
@@ -46,7 +47,9 @@ _MD_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
 _UNDERLINE = re.compile(r"[ \t]*([=\-~^\"'`*+#:.])\1{2,}[ \t]*\r?\Z")
 _DIRECTIVE = re.compile(r"\.\. ")
 _DOCTEST = re.compile(r"[ \t]*>>> ")
-_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+\S")
+_BLOCK_START = re.compile(r"[ \t]*(?:`{3}|~{3}|\+|\||>>> |#)|\.\. ")
+"""What a fence, grid/pipe table, doctest, markdown heading or directive line starts with."""
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+\S", re.MULTILINE)
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital,
 # digit, quote, bracket or markup character.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_`]*(?=\s+[\"'“‘(\[*_`:A-Z0-9])")
@@ -55,7 +58,7 @@ _ABBREVIATION = re.compile(
     r"ca|ch|sec|vol|ed|eq|op|pp)|\b[A-Za-z])\.\Z",
     re.IGNORECASE,
 )
-_VOLATILE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+", re.IGNORECASE)
+_VOLATILE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+")  # applied to lower-cased text
 _WORDY = re.compile(r"[A-Za-z][a-z]+")
 
 _ELLIPSIS = "…"
@@ -64,8 +67,16 @@ _NEAR_DUPLICATE = 0.8
 _REDUNDANCY_WEIGHT = 0.6
 _MAX_SIMILARITY_TERM_DF = 0.1
 """Terms in more than this share of units are ignored when looking up similar units."""
+_MAX_RARE_DF = 64
+"""...and in more than this many units: similarity lookups stay bounded on huge texts."""
+_MAX_REQUEUES = 3
+_LOOKUP_TERMS = 32
+_MAX_LOOKUP_WORK = 256
 _MIN_UNITS = 4
 _SIMILARITY_CANDIDATES = 4
+_EXACT_COUNT_CHARS = 64_000
+_MODE_SAMPLE_LINES = 2000
+_SAMPLE_SLICES = 16
 _RELEVANT = 0.5
 """Units at least this relevant (share of the best BM25 score) are never dropped as repeats."""
 _MAX_SAVING_WORTH_NOTHING = 0.1
@@ -214,18 +225,22 @@ def split_blocks(lines: list[str]) -> list[_Block]:
             literal_next = False
             continue
         j = i + 1
-        while (
-            j < n
-            and lines[j].strip()
-            and not (
+        while j < n and lines[j].strip():
+            nxt = lines[j + 1] if j + 1 < n else ""
+            # Most lines of a paragraph start with a word: one cheap test clears them
+            # (a capitals heading needs a blank line before it, which a paragraph lacks).
+            if not (_BLOCK_START.match(lines[j]) or _UNDERLINE.match(lines[j]) or _UNDERLINE.match(nxt)):
+                j += 1
+                continue
+            if (
                 _FENCE.match(lines[j])
                 or _is_heading(lines, j)
                 or _GRID_BORDER.match(lines[j])
                 or _PIPE_ROW.match(lines[j])
                 or _DOCTEST.match(lines[j])
                 or _DIRECTIVE.match(lines[j])
-            )
-        ):
+            ):
+                break
             j += 1
         blocks.append(_Block("para", i, j - 1))
         literal_next = lines[j - 1].rstrip().endswith("::")
@@ -257,11 +272,7 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets inside text[start:end]; list items start new ones."""
     chunk = text[start:end]
     cuts = {0}
-    offset = 0
-    for line in chunk.split("\n"):
-        if offset and _LIST_ITEM.match(line):
-            cuts.add(offset)
-        offset += len(line) + 1
+    cuts.update(m.start() for m in _LIST_ITEM.finditer(chunk))  # every list item's line start
     for m in _SENTENCE_END.finditer(chunk):
         before = chunk[max(0, m.start() - 12) : m.start() + 1]
         if _ABBREVIATION.search(before):
@@ -285,6 +296,9 @@ def _is_prose(lines: list[str], blocks: list[_Block]) -> bool:
     text_lines = [lines[k] for b in blocks if b.kind == "para" for k in range(b.first, b.last + 1)]
     if not text_lines:
         return False
+    if len(text_lines) > _MODE_SAMPLE_LINES:  # a share: evenly spaced lines tell it as well
+        step = len(text_lines) / _MODE_SAMPLE_LINES
+        text_lines = [text_lines[int(k * step)] for k in range(_MODE_SAMPLE_LINES)]
     wordy = 0
     enders = 0
     for line in text_lines:
@@ -304,6 +318,16 @@ def _template(unit_text: str) -> str:
     return " ".join(_VOLATILE.sub("0", unit_text.lower()).split())
 
 
+def _templates(texts: list[str]) -> list[str]:
+    """`_template` of every text, lower-cased and scanned as one string (one regex pass
+    instead of one per unit). The same result: the separator is neither whitespace, cased,
+    nor part of a volatile run, so no match or case mapping crosses it."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:  # a unit holds the separator itself
+        return [_template(t) for t in texts]
+    return [" ".join(p.split()) for p in _VOLATILE.sub("0", joined.lower()).split("\x00")]
+
+
 def _select(
     term_sets: list[frozenset[str]],
     weights: np.ndarray,
@@ -312,66 +336,139 @@ def _select(
     duplicate: list[bool],
     protected: np.ndarray,
 ) -> list[bool]:
-    """Greedy lazy MMR: best weight first, discounted by similarity to what is picked."""
-    df = Counter(t for s in term_sets for t in s)
-    rare_limit = max(3, int(_MAX_SIMILARITY_TERM_DF * len(term_sets)))
+    """Greedy lazy MMR: best weight first, discounted by similarity to what is picked.
+
+    O(n log n) in units: similarity is looked up through the postings of each unit's
+    `_LOOKUP_TERMS` rarest terms (terms in at most `_MAX_RARE_DF` units), visiting at most
+    `_MAX_LOOKUP_WORK` postings per unit; the exact Jaccard is computed for a few of the
+    units sharing most of them, and a unit is re-queued at most `_MAX_REQUEUES` times.
+    """
+    n = len(term_sets)
+    # A plain dict: subscripting a Counter in the loops below is slower.
+    df = dict(Counter(itertools.chain.from_iterable(term_sets)))
+    rare_limit = max(3, min(int(_MAX_SIMILARITY_TERM_DF * n), _MAX_RARE_DF))
+    rare: dict[int, list[str]] = {}
+
+    def rarest(i: int) -> list[str]:
+        """Unit i's rarest few terms (ties by the term: deterministic), made when first asked."""
+        found = rare.get(i)
+        if found is None:
+            these = [t for t in term_sets[i] if df[t] <= rare_limit]
+            these.sort(key=lambda t: (df[t], t))
+            found = rare[i] = these[:_LOOKUP_TERMS]
+        return found
+
+    weight = weights.tolist()
+    cost = costs.tolist()
+    keep_anyway = protected.tolist()
     postings: dict[str, list[int]] = {}
-    picked = [False] * len(term_sets)
-    heap = [(-float(weights[i]), i, 0.0) for i in range(len(term_sets)) if not duplicate[i]]
+    picked = [False] * n
+    requeued = [0] * n
+    heap = [(-weight[i], i, 0.0) for i in range(n) if not duplicate[i]]
     heapq.heapify(heap)
     spent = 0.0
     while heap and spent < budget:
         _, i, known_sim = heapq.heappop(heap)
-        if costs[i] > budget - spent:
+        if cost[i] > budget - spent:
             continue
         # Similarity to the picked units sharing the most rare terms with this one
         # (the exact Jaccard only for a few: the rest cannot be closer in practice).
-        mine = term_sets[i]
-        shared: Counter[int] = Counter()
-        for term in mine:
-            if df[term] <= rare_limit:
-                shared.update(postings.get(term, ()))
-        closest = heapq.nsmallest(_SIMILARITY_CANDIDATES, shared, key=lambda j: (-shared[j], j))
-        sim = max((len(mine & term_sets[j]) / max(1, len(mine | term_sets[j])) for j in closest), default=0.0)
-        if sim >= _NEAR_DUPLICATE and not protected[i]:
+        shared: dict[int, int] = {}
+        work = _MAX_LOOKUP_WORK
+        for term in rarest(i):  # rarest first; bounded work per unit
+            posting = postings.get(term)
+            if posting is None:
+                continue
+            for j in posting[:work] if len(posting) > work else posting:
+                shared[j] = shared.get(j, 0) + 1
+            work -= len(posting)
+            if work <= 0:
+                break
+        sim = 0.0
+        if shared:
+            mine = term_sets[i]
+            if len(shared) > 2 * _SIMILARITY_CANDIDATES:
+                # Most shared first, ties by position: (-count, j) packed in one int (a
+                # count is at most _LOOKUP_TERMS), sorted in C.
+                best = sorted([(_LOOKUP_TERMS + 1 - c) * n + j for j, c in shared.items()])
+                closest = [v % n for v in best[:_SIMILARITY_CANDIDATES]]
+            else:
+                closest = list(shared)
+            size = len(mine)
+            for j in closest:
+                other = term_sets[j]
+                common = len(mine & other)
+                union = size + len(other) - common
+                if union and common / union > sim:
+                    sim = common / union
+        if sim >= _NEAR_DUPLICATE and not keep_anyway[i]:
             continue
-        value = float(weights[i]) - _REDUNDANCY_WEIGHT * sim
-        if sim > known_sim + 1e-12 and heap and value < -heap[0][0]:
+        value = weight[i] - _REDUNDANCY_WEIGHT * sim
+        if sim > known_sim + 1e-12 and heap and value < -heap[0][0] and requeued[i] < _MAX_REQUEUES:
+            requeued[i] += 1
             heapq.heappush(heap, (-value, i, sim))
             continue
         picked[i] = True
-        spent += float(costs[i])
-        for term in mine:
-            if df[term] <= rare_limit:
-                postings.setdefault(term, []).append(i)
+        spent += cost[i]
+        for term in rare[i]:
+            postings.setdefault(term, []).append(i)
     return picked
 
 
 def _scores(
-    texts: list[str], doc_terms: list[list[str]], positions: np.ndarray, query: str | None
+    term_sets: list[frozenset[str]], doc_terms: list[list[str]], positions: np.ndarray, query: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(weight, relevance) per unit: relevance, position and salience combined, in [0, 1]."""
-    n = len(texts)
-    freq = Counter(t for ts in doc_terms for t in set(ts))
+    n = len(term_sets)
+    freq = dict(Counter(itertools.chain.from_iterable(term_sets)))
     ubiquitous = max(2, int(0.5 * n))
     relevance = np.zeros(n)
     if query:
         # A query term found in most units (the word the text is about) ranks nothing.
-        useful = sorted(t for t in set(terms(query)) if 0 < freq[t] < ubiquitous)
-        raw = bm25_scores(useful, texts) if useful else np.zeros(n)
+        useful = sorted(t for t in set(terms(query)) if 0 < freq.get(t, 0) < ubiquitous)
+        raw = bm25_from_terms(useful, doc_terms) if useful else np.zeros(n)
         if raw.size and raw.max() > 0:
             relevance = raw / raw.max()
+    weight = {t: (math.log1p(f) if f < ubiquitous else 0.0) for t, f in freq.items()}
     salience = np.array(
-        [
-            sum(math.log1p(freq[t]) for t in set(ts) if freq[t] < ubiquitous) / (1 + len(set(ts))) ** 0.5
-            for ts in doc_terms
-        ]
+        [sum(map(weight.__getitem__, these)) / (1 + len(these)) ** 0.5 for these in term_sets]
     )
     if salience.size and salience.max() > 0:
         salience = salience / salience.max()
     if relevance.any():
         return 0.6 * relevance + 0.25 * positions + 0.15 * salience, relevance
     return 0.5 * positions + 0.5 * salience, relevance
+
+
+def _estimate_tokens(text: str, tokenizer: Any) -> int:
+    """Tokens of `text`: counted exactly up to `_EXACT_COUNT_CHARS`, above that estimated
+    from evenly spaced slices (about `_EXACT_COUNT_CHARS` in all) scaled by characters.
+
+    The estimate only sizes the budget and the "worth it" check; the pipeline reports the
+    exact counts. Deterministic: the slices depend on the text alone. A count the pipeline
+    made already in this call is reused (see `counting_scope`), and an exact count made here
+    is left for the pipeline to reuse.
+    """
+    known = known_count(text)
+    if known is not None:
+        return known
+    if len(text) <= _EXACT_COUNT_CHARS:
+        return count_once(text, tokenizer)
+    pieces = _SAMPLE_SLICES
+    width = _EXACT_COUNT_CHARS // pieces
+    step = len(text) // pieces
+    chars = tokens = 0
+    for k in range(pieces):
+        start = k * step
+        # Cut at whitespace so no word is split across a slice edge.
+        a = text.find(" ", start, start + 200)
+        a = start if a < 0 else a + 1
+        b = text.find(" ", a + width, a + width + 200)
+        b = a + width if b < 0 else b
+        piece = text[a:b]
+        chars += len(piece)
+        tokens += tokenizer.count(piece)
+    return max(1, round(tokens * len(text) / max(1, chars)))
 
 
 # --------------------------------------------------------------------------- compressor
@@ -389,9 +486,7 @@ class ProseCompressor:
         if len(text) < cfg.min_prose_tokens:  # a token is at least one character
             return None
         lines = text.split("\n")
-        starts = [0] * len(lines)
-        for k in range(1, len(lines)):
-            starts[k] = starts[k - 1] + len(lines[k - 1]) + 1
+        starts = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
         blocks = split_blocks(lines)
         prose = _is_prose(lines, blocks)
         if not prose:
@@ -400,21 +495,25 @@ class ProseCompressor:
         if len(units) < _MIN_UNITS:
             return None
         # Counted only now: one long run without units is costly to encode and not worth it.
-        total_tokens = ctx.tokenizer.count(text)
+        total_tokens = _estimate_tokens(text, ctx.tokenizer)
         if total_tokens < max(1, cfg.min_prose_tokens):
             return None
         texts = [text[u.start : u.end] for u in units]
         positions = self._positions(units, prose)
-        memo: dict[str, list[str]] = {}  # repeated units (boilerplate, copies) are tokenized once
-        doc_terms = [memo[t] if t in memo else memo.setdefault(t, terms(t)) for t in texts]
-        weights, relevance = _scores(texts, doc_terms, positions, ctx.query)
+        memo: dict[str, tuple[list[str], frozenset[str]]] = {}  # repeated units are tokenized once
+        doc_terms: list[list[str]] = []
+        term_sets: list[frozenset[str]] = []
+        for unit_text in texts:
+            found = memo.get(unit_text)
+            if found is None:
+                unit_terms = terms(unit_text)
+                found = memo[unit_text] = (unit_terms, frozenset(unit_terms))
+            doc_terms.append(found[0])
+            term_sets.append(found[1])
+        weights, relevance = _scores(term_sets, doc_terms, positions, ctx.query)
         chars = np.array([len(t) for t in texts], dtype=np.float64)
         costs = chars * (total_tokens / max(1, len(text)))
-        template_memo: dict[str, str] = {}
-        templates = [
-            template_memo[t] if t in template_memo else template_memo.setdefault(t, _template(t))
-            for t in texts
-        ]
+        templates = _templates(texts)
         seen: set[str] = set()
         duplicate = []
         for tpl, rel in zip(templates, relevance):
@@ -422,7 +521,6 @@ class ProseCompressor:
             duplicate.append(tpl in seen and rel < _RELEVANT)
             seen.add(tpl)
         budget = max(0.0, cfg.target_ratio) * total_tokens
-        term_sets = [frozenset(ts) for ts in doc_terms]
         picked = _select(term_sets, weights, costs, budget, duplicate, relevance >= _RELEVANT)
         if all(picked):
             return None
@@ -432,7 +530,11 @@ class ProseCompressor:
         key = ctx.stash(text, "text", unit="block" if prose else "line")
         description = ", ".join(dropped) + " omitted"
         out = body + "\n" + ctx.marker(description, key)
-        if ctx.tokenizer.count(out) > (1 - _MAX_SAVING_WORTH_NOTHING) * total_tokens:
+        # The whole text of a message (its count is the pipeline's): the pipeline counts this
+        # output exactly anyway, so it is counted once, here, and exactly.
+        whole = known_count(text) is not None
+        out_tokens = count_once(out, ctx.tokenizer) if whole else _estimate_tokens(out, ctx.tokenizer)
+        if out_tokens > (1 - _MAX_SAVING_WORTH_NOTHING) * total_tokens:
             return None
         kept = sum(picked)
         noun = "sentences/blocks" if prose else "lines"

@@ -11,8 +11,10 @@ Anything else (``Binary file x matches``, ``grep: x: Permission denied``) is kep
 
 The output names each file once, with its match count, followed by the shown lines
 without the repeated path (``59:text`` / ``60-text``). Which matches are shown: every
-match that is relevant to the query (BM25 over path and text), then up to
-`TextConfig.matches_per_file` per file while `TextConfig.max_shown_matches` allows. Files
+match that is relevant to the query, judged line by line across all files (definitions
+of identifiers the query names, then lines holding them, then BM25 over path and text
+with a bonus for files the query names), then up to `TextConfig.matches_per_file` per
+file while `TextConfig.max_shown_matches` allows. Files
 with no shown match are listed with their counts. The whole original is stashed in CCR
 once, and one marker tells how much is not shown.
 
@@ -26,21 +28,22 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from headroom_core._relevance import bm25_scores, terms
+from headroom_core._relevance import bm25_from_terms, terms
+from headroom_core._text import looks_binary, plural
 from headroom_core.compressors._base import CompressContext, Compressed
 
 _MATCH = re.compile(r"(?P<path>[^\x00\n]+?):(?P<line>\d+):(?P<body>.*)\Z", re.DOTALL)
 _CONTEXT = re.compile(r"(?P<path>[^\x00\n]+?)-(?P<line>\d+)-(?P<body>.*)\Z", re.DOTALL)
 _CONTEXT_CUT = re.compile(r"-(\d+)-")
-# `grep -r` without -n: `path:text`, where the path has a directory or an extension.
-_MATCH_NO_LINE = re.compile(r"(?P<path>[^\s:]*[/.][^\s:]*\.[A-Za-z0-9_]{1,8}):(?P<body>.*)\Z", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_EXTENSION = re.compile(r"[A-Za-z0-9_]{1,8}\Z")
+_WHITESPACE = re.compile(r"\s")
 
 _MIN_MATCHES = 2
 _MIN_PARSED_SHARE = 0.6
 _RELEVANT_SHARE_OF_BEST = 0.5
 _PATTERN_SHARE = 0.5
-_QUERY_WORD = re.compile(r"[^\W_]+(?:[._-][^\W_]+)*")
+_QUERY_WORD = re.compile(r"\w+(?:(?:\.|::|-)\w+)*")
+_MAX_QUERY_IDENTIFIERS = 16
 _SHOWN_LINE_CHARS = 1000
 """Shown lines longer than this are cut to half of it (the whole line stays in CCR)."""
 _MAX_LINE_CHARS = 100_000
@@ -61,14 +64,6 @@ class _File:
     path: str
     line_indexes: list[int] = field(default_factory=list)
     match_indexes: list[int] = field(default_factory=list)
-
-
-def looks_binary(text: str) -> bool:
-    """NUL bytes or many control characters: not text a compressor should rewrite."""
-    if "\x00" in text:
-        return True
-    sample = text[:65536]
-    return len(_CONTROL.findall(sample)) > len(sample) // 50
 
 
 _NOT_A_PATH = re.compile(r"[\d\s:.-]*\Z")
@@ -93,19 +88,21 @@ def _classify(lines: list[str]) -> list[_Line]:
             parsed.append(_Line("other", raw))
     if sum(1 for p in parsed if p.kind == "match") < _MIN_MATCHES:
         for item in parsed:
-            m = _MATCH_NO_LINE.match(item.raw) if item.kind == "other" else None
-            if m:
-                item.kind, item.path, item.body = "match", m["path"], m["body"]
-                known_paths.add(m["path"])
+            found = _match_without_line(item.raw) if item.kind == "other" else None
+            if found:
+                item.kind, (item.path, item.body) = "match", found
+                known_paths.add(item.path)
         return parsed
     # Context lines: `path-12-text` is ambiguous when the path has `-<digits>-` in it,
-    # so prefer a cut that yields a path already seen on a match line.
+    # so prefer a cut that yields a path already seen on a match line. Only cuts at the
+    # length of a known path are compared (a line of many `-1-` stays linear).
+    path_lengths = {len(p) for p in known_paths}
     for item in parsed:
         if item.kind != "other":
             continue
         cut = None
         for m in _CONTEXT_CUT.finditer(item.raw):
-            if item.raw[: m.start()] in known_paths:
+            if m.start() in path_lengths and item.raw[: m.start()] in known_paths:
                 cut = m
                 break
         if cut is not None:
@@ -116,6 +113,26 @@ def _classify(lines: list[str]) -> list[_Line]:
         if m and m["path"] in known_paths:
             item.kind, item.path, item.lineno, item.body = "context", m["path"], m["line"], m["body"]
     return parsed
+
+
+def _match_without_line(raw: str) -> tuple[str, str] | None:
+    """`grep -r` without -n: (path, text) of `path:text` when the path has a directory or
+    a second dot before its extension (`a/b.py`, `x.tar.gz`), else None.
+
+    A plain scan, not a regex: the obvious pattern backtracks quadratically on a long
+    line of dots and slashes without a colon.
+    """
+    colon = raw.find(":")
+    if colon <= 0:
+        return None
+    path = raw[:colon]
+    dot = path.rfind(".")
+    if dot < 0 or not _EXTENSION.match(path, dot + 1) or _WHITESPACE.search(path):
+        return None
+    head = path[:dot]
+    if "/" not in head and "." not in head:
+        return None
+    return path, raw[colon + 1 :]
 
 
 def _group(parsed: list[_Line]) -> tuple[list[_File], bool]:
@@ -206,7 +223,7 @@ class SearchResultsCompressor:
             what += f" and {context_hidden:,} context lines"
         shortened = sum(1 for i in shown if len(parsed[i].body) > _SHOWN_LINE_CHARS)
         if shortened:
-            what += f"; {shortened:,} long line{'' if shortened == 1 else 's'} shortened"
+            what += f"; {plural(shortened, 'long line')} shortened"
         marker = ctx.marker(f"{what} not shown", key)
         counts = {f.path: sum(1 for i in f.match_indexes if i in shown_matches) for f in files}
         out = _render(parsed, files, shown, counts, _SHOWN_LINE_CHARS) + "\n" + marker
@@ -217,45 +234,118 @@ class SearchResultsCompressor:
 
     @staticmethod
     def _relevant(parsed: list[_Line], matches: list[int], ctx: CompressContext) -> list[int]:
-        """Matches in files the query names, then those that rank near the best for it.
+        """The matches relevant to the query, judged line by line across all files.
 
-        At most `max_shown_matches` of them. A file is named when a query term equals one
-        of its path components (a directory, or a file name with or without extension).
+        Ranked in tiers, at most `max_shown_matches` in all: lines that define an
+        identifier the query names (`def with_fallbacks(`, `func (s *T) ServeHTTP(`), one
+        identifier after another so that two named functions both get theirs; then lines
+        holding such an identifier whole; then lines by BM25 (path and text), where a line
+        in a file the query names (a query term equals a path component) gets a bonus.
         """
         if not ctx.query:
             return []
         cap = max(1, ctx.config.text.max_shown_matches)
-        docs = [f"{parsed[i].path} {parsed[i].body}" for i in matches]
+        doc_terms = [terms(f"{parsed[i].path} {parsed[i].body}") for i in matches]
+        doc_sets = [set(d) for d in doc_terms]
         # A term on most matching lines is the searched pattern itself: it ranks nothing.
         # The parts of a pattern word (`serve`, `http` of `ServeHTTP`) go with it.
-        doc_terms = [set(terms(d)) for d in docs]
+        df: dict[str, int] = {}
+        for these in doc_sets:
+            for term in these:
+                df[term] = df.get(term, 0) + 1
+        limit = _PATTERN_SHARE * len(matches)
 
         def common(term: str) -> bool:
-            return sum(1 for d in doc_terms if term in d) > _PATTERN_SHARE * len(docs)
+            return df.get(term, 0) > limit
 
         useful: set[str] = set()
+        identifiers: list[str] = []
         for word in _QUERY_WORD.findall(ctx.query):
             word_terms = terms(word)
-            if word_terms and not common(word_terms[0]):
-                useful.update(t for t in word_terms if not common(t))
+            if not word_terms or common(word_terms[0]):
+                continue
+            useful.update(t for t in word_terms if not common(t))
+            if (
+                _looks_like_identifier(word)
+                and df.get(word_terms[0])
+                and word_terms[0] not in identifiers
+                and len(identifiers) < _MAX_QUERY_IDENTIFIERS  # a pasted document stays linear
+            ):
+                identifiers.append(word_terms[0])
+        if not useful:
+            return []
         useful_terms = sorted(useful)
         # "reverse proxy" names reverseproxy.go: adjacent query words joined count too.
         words = [w.lower() for w in _QUERY_WORD.findall(ctx.query)]
         joined = {a + b for a, b in itertools.pairwise(words) if a in useful and b in useful}
         naming = {t for t in useful_terms if len(t) >= 3} | joined
-        named = [i for i in matches if naming & _path_components(parsed[i].path)]
-        scores = bm25_scores(useful_terms, docs)
+        named_paths: dict[str, bool] = {}
+        for i in matches:
+            path = parsed[i].path
+            if path not in named_paths:
+                named_paths[path] = bool(naming & _path_components(path))
+        scores = bm25_from_terms(useful_terms, doc_terms)
         best = float(scores.max()) if len(scores) else 0.0
-        chosen = named[:cap]
-        if best > 0 and len(chosen) < cap:
-            taken = set(chosen)
-            ranked = sorted(range(len(matches)), key=lambda j: (-scores[j], j))
-            for j in ranked:
-                if len(chosen) >= cap or scores[j] < _RELEVANT_SHARE_OF_BEST * best:
-                    break
-                if matches[j] not in taken:
-                    chosen.append(matches[j])
-        return sorted(chosen)
+        chosen: list[int] = []
+        taken: set[int] = set()
+
+        def take(j: int) -> None:
+            if j not in taken and len(chosen) < cap:
+                taken.add(j)
+                chosen.append(j)
+
+        # Tiers 1 and 2: per named identifier, its definitions, then its other whole hits.
+        defining: list[list[int]] = []
+        holding: list[list[int]] = []
+        for name in identifiers:
+            hits = sorted((j for j, d in enumerate(doc_sets) if name in d), key=lambda j: (-scores[j], j))
+            definition = _definition_pattern(name)
+            defs = [j for j in hits if definition.search(parsed[matches[j]].body)]
+            defined = set(defs)
+            defining.append(defs)
+            holding.append([j for j in hits if j not in defined])
+        for tier in (defining, holding):
+            for rank in range(max((len(t) for t in tier), default=0)):
+                for hits in tier:
+                    if rank < len(hits):
+                        take(hits[rank])
+        # Tier 3: every other line on its own merit; a named file counts as one more match.
+        bonus = best if best > 0 else 1.0
+        combined = [
+            float(scores[j]) + (bonus if named_paths[parsed[i].path] else 0.0) for j, i in enumerate(matches)
+        ]
+        for j in sorted(range(len(matches)), key=lambda j: (-combined[j], j)):
+            if len(chosen) >= cap:
+                break
+            named = named_paths[parsed[matches[j]].path]
+            if not named and (best <= 0 or scores[j] < _RELEVANT_SHARE_OF_BEST * best):
+                continue
+            take(j)
+        return sorted(matches[j] for j in chosen)
+
+
+_DEFINING_WORDS = (
+    r"def|class|func|fn|function|type|struct|interface|trait|enum|impl|union|module|"
+    r"object|record|macro|namespace|const|let|var|val|sub|proc|method"
+)
+
+
+def _definition_pattern(name: str) -> re.Pattern[str]:
+    """`def name`, `class name`, `func (r *T) name`, `fn name`, ... (case-insensitive; the
+    name as `terms` gives it, whose separators may be spelled `_`, `.`, `::`)."""
+    spelled = re.escape(name)
+    return re.compile(
+        rf"\b(?:{_DEFINING_WORDS})\s+(?:\([^()\n]{{0,200}}\)\s*)?(?:[\w.:]*[.:])?{spelled}\b",
+        re.IGNORECASE,
+    )
+
+
+def _looks_like_identifier(word: str) -> bool:
+    """A query word that names code: `snake_case`, `camelCase`, `dotted.name`, `a::b`."""
+    core = word.strip("_")
+    if any(c in core for c in "_.:") and len(core) >= 3:
+        return True
+    return core.isascii() and any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)
 
 
 def _path_components(path: str) -> set[str]:

@@ -1,25 +1,33 @@
 """Context management: fit a conversation into a token budget, keep the prompt cacheable.
 
-`manage_context()` is what `compress()` calls after per-message compression when a
-budget applies (`token_budget=`, or `ContextConfig.fit_to_model_window`) or when
-`ContextConfig.cache_align` is on. It returns the new messages and a `ContextReport`
-(also available as `CompressResult.context`) with every unit's score, factors, action
-and the reason for it.
+`manage_context()` fits a conversation into a budget (`token_budget=`, or
+`ContextConfig.fit_to_model_window`) and/or aligns it for prompt caching
+(`ContextConfig.cache_align`). It returns the new messages and a `ContextReport` (also
+available as `CompressResult.context`) with every unit's action and the reason for it.
+
+`compress()` does not go through `manage_context()`: it hands over what it already has
+(`ManagedState`: the validated copy, the format, the tokenizer, the CCR store, the token
+memo) to `manage_prepared()`, so nothing is validated, copied, detected, resolved or
+counted twice, and images are priced with the same provider as the result's counts.
+
+Budget strategies (`ContextConfig.strategy`): 'stable' (default) drops old turns in
+blocks so the prompt prefix stays byte-identical between block drops (see
+`headroom_core.context.stable`); 'importance' and 'rolling_window' fit each call on its own.
 """
 
 from __future__ import annotations
 
-import copy
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from headroom_core import _ccr
-from headroom_core._config import HeadroomConfig
-from headroom_core._counting import count_tokens
-from headroom_core._errors import BudgetExceededError
-from headroom_core._messages import detect_format, latest_user_text, validate_messages
-from headroom_core._tokenizer import get_tokenizer
+from headroom_core._config import DEFAULT_MODEL, HeadroomConfig
+from headroom_core._counting import count_message_tokens, count_tokens, estimate_limit
+from headroom_core._errors import BudgetExceededError, CCRStoreError
+from headroom_core._messages import copy_messages, detect_format, latest_user_text, validate_messages
+from headroom_core._tokenizer import Tokenizer, get_tokenizer
 from headroom_core.context.budget import fit
 from headroom_core.context.cache_aligner import (
     NOTE_PREFIX,
@@ -30,10 +38,13 @@ from headroom_core.context.cache_aligner import (
     find_dynamic,
     request_tokens,
 )
-from headroom_core.context.importance import score_units
+from headroom_core.context.importance import has_error, score_units, unit_text
 from headroom_core.context.learning_store import LearningStore, open_store
 from headroom_core.context.model_limits import context_window
-from headroom_core.context.rolling_window import group_units
+from headroom_core.context.rolling_window import assemble, dropped_record, group_units, summary_text
+from headroom_core.context.stable import plan_stable_drops, summary_cost
+
+log = logging.getLogger("headroom")
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,14 @@ class ContextReport:
     ccr_keys: list[str] = field(default_factory=list)
     cache: CacheReport | None = None
     notes: list[str] = field(default_factory=list)
+    stable_prefix_since: int | None = None
+    """'stable' strategy: index (in the conversation received) of the first message of the
+    turn at which a block of old turns was last dropped; 0 when no block had to be
+    dropped. Every request since that turn begins with the same messages, so the
+    provider's cache hits up to the newest turn. None when another strategy ran (each call
+    is fitted on its own) or no budget applied."""
+    block_drops: int = 0
+    """'stable' strategy: how many block drops the conversation's growth has caused so far."""
 
     @property
     def fits(self) -> bool:
@@ -93,10 +112,26 @@ def resolve_budget(model: str, config: HeadroomConfig, token_budget: int | None)
     return None
 
 
+@dataclass
+class ManagedState:
+    """What `compress()` hands to the context manager: nothing is redone."""
+
+    messages: list[dict[str, Any]]
+    """Already validated and copied (owned: changed in place is fine)."""
+    model: str
+    fmt: str
+    tokenizer: Tokenizer
+    store: _ccr.CCRStore | None
+    memo: dict[str, int]
+    tokens_before: int
+    stashed: set[str] = field(default_factory=set)
+    """Keys stored by this call (the store must not evict them)."""
+
+
 def manage_context(
     messages: Sequence[Mapping[str, Any]],
     *,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
     query: str | None = None,
     config: HeadroomConfig | None = None,
     token_budget: int | None = None,
@@ -117,17 +152,48 @@ def manage_context(
     config = config if config is not None else HeadroomConfig()
     if not isinstance(config, HeadroomConfig):
         raise TypeError(f"config must be a HeadroomConfig, got {type(config).__name__}")
-    if token_budget is not None and (not isinstance(token_budget, int) or token_budget <= 0):
+    if token_budget is not None and (
+        isinstance(token_budget, bool) or not isinstance(token_budget, int) or token_budget <= 0
+    ):
         raise TypeError(f"token_budget must be a positive int or None, got {token_budget!r}")
+    out = copy_messages(messages)
+    if store is None and config.ccr_enabled:
+        from headroom_core._pipeline import resolve_store
+
+        store = resolve_store(config)
+    memo: dict[str, int] = {}
+    provider = config.images.provider
+    state = ManagedState(
+        messages=out,
+        model=model,
+        fmt=detect_format(out),
+        tokenizer=get_tokenizer(model),
+        store=store if config.ccr_enabled else None,
+        memo=memo,
+        tokens_before=count_tokens(out, model, memo=memo, image_provider=provider),
+    )
+    return manage_prepared(state, query=query, config=config, token_budget=token_budget)
+
+
+def manage_prepared(
+    state: ManagedState,
+    *,
+    query: str | None,
+    config: HeadroomConfig,
+    token_budget: int | None,
+) -> tuple[list[dict[str, Any]], ContextReport]:
+    """`manage_context()` on a conversation `compress()` has already prepared."""
     ctx = config.context
-    out = [copy.deepcopy(dict(m)) for m in messages]
-    fmt = detect_format(out)
+    out = state.messages
+    model, memo = state.model, state.memo
+    provider = config.images.provider
+    limit = estimate_limit(config.max_input_bytes)  # huge parts: counted by estimate
+    fmt = state.fmt
     if fmt == "openai" and model.lower().rsplit("/", 1)[-1].startswith(("claude", "anthropic")):
         fmt = "anthropic"  # text-only Claude conversations still need alternating roles
     if query is None:
         query = latest_user_text(out)
-    memo: dict[str, int] = {}
-    tokens_before = count_tokens(out, model, memo=memo)
+    tokens_before = state.tokens_before
     budget = resolve_budget(model, config, token_budget)
     report = ContextReport(budget, tokens_before, tokens_before, strategy=ctx.strategy)
 
@@ -136,60 +202,13 @@ def manage_context(
         out, report.cache = aligner.align(out, provider=fmt)
 
     if budget is not None and out:
-        if store is None and config.ccr_enabled:
-            store = _ccr.store_for(config)
-        if not config.ccr_enabled:
-            store = None
-        learning: LearningStore | None = None
-        try:
-            learning = open_store(config)
-        except Exception as exc:  # learning is an optimisation; never a reason to fail
-            report.notes.append(f"learning store unavailable: {type(exc).__name__}: {exc}")
-        units = group_units(out, protect_first_user=ctx.protect_first_user)
-        scores = score_units(out, units, query, ctx, learning, report.notes)
-        outcome = fit(
-            out,
-            units,
-            scores,
-            budget,
-            model=model,
-            fmt=fmt,
-            tokenizer=get_tokenizer(model),
-            store=store,
-            ctx=ctx,
-            learning=learning,
-            memo=memo,
-        )
-        if learning is not None:
-            try:
-                learning.save()
-            except Exception as exc:
-                report.notes.append(f"learning store not saved: {type(exc).__name__}: {exc}")
-        out = outcome.messages
-        report.protected_tokens = outcome.protected_tokens
-        report.over_budget = outcome.over_budget
-        report.summary_key = outcome.summary_key
-        report.ccr_keys = list(dict.fromkeys(outcome.ccr_keys))
-        report.notes.extend(outcome.notes)
-        for ui, unit in enumerate(units):
-            action = outcome.actions[ui]
-            report.decisions.append(
-                MessageDecision(
-                    tuple(unit.indices),
-                    unit.role,
-                    unit.tool_names,
-                    action,
-                    outcome.reasons.get(ui, "fits in the budget" if action == "kept" else action),
-                    scores[ui].score,
-                    scores[ui].factors,
-                    unit.extras.get("tokens_received", unit.tokens),
-                )
-            )
-        if outcome.over_budget:
+        fitted = _fit_stable(out, budget, state, fmt, config, report) if ctx.strategy == "stable" else None
+        out = fitted if fitted is not None else _fit_scored(out, budget, state, fmt, query, config, report)
+        if report.over_budget:
             message = (
                 f"over budget: the protected messages (system prompt, first user message, current "
-                f"question) need {outcome.protected_tokens:,} tokens and, with the marker of the "
-                f"dropped turns, {outcome.tokens_after:,}; the budget is {budget:,}"
+                f"question) need {report.protected_tokens:,} tokens and, with the marker of the "
+                f"dropped turns, {report.tokens_after:,}; the budget is {budget:,}"
             )
             report.notes.append(message)
             if ctx.strict_budget:
@@ -203,8 +222,161 @@ def manage_context(
     ):
         stable = _note_index(out)
         report.cache.breakpoints = aligner.add_breakpoints(out, stable if stable is not None else len(out))
-    report.tokens_after = count_tokens(out, model, memo=memo)
+    report.tokens_after = count_tokens(out, model, memo=memo, image_provider=provider, estimate_above=limit)
+    report.ccr_keys = list(dict.fromkeys(report.ccr_keys))
     return out, report
+
+
+def _fit_stable(
+    out: list[dict[str, Any]],
+    budget: int,
+    state: ManagedState,
+    fmt: str,
+    config: HeadroomConfig,
+    report: ContextReport,
+) -> list[dict[str, Any]] | None:
+    """The 'stable' strategy; None when it cannot reach the budget (the caller then fits
+    this call on its own, and the report says the prefix may move)."""
+    ctx = config.context
+    model, memo, tokenizer, store = state.model, state.memo, state.tokenizer, state.store
+    provider = config.images.provider
+    limit = estimate_limit(config.max_input_bytes)
+    units = group_units(out, protect_first_user=ctx.protect_first_user)
+    for unit in units:
+        unit.tokens = sum(
+            count_message_tokens(out[i], model, memo=memo, image_provider=provider, estimate_above=limit)
+            for i in unit.indices
+        )
+    placeholder_key = "0" * _ccr.KEY_LENGTH if store is not None else None
+
+    def price(dropped: list[int]) -> int:
+        text = summary_text([units[u] for u in sorted(dropped)], 0, placeholder_key)
+        return summary_cost(tokenizer.count(text)) + 8  # slack for error counts and digits
+
+    plan = plan_stable_drops(
+        out,
+        units,
+        budget,
+        low_water_ratio=ctx.low_water_ratio,
+        protect_first_user=ctx.protect_first_user,
+        summary_tokens=price,
+    )
+    dropped = set(plan.dropped)
+    new = out
+    if dropped:
+        dropped_units = [units[u] for u in sorted(dropped)]
+        record = dropped_record([out[i] for u in dropped_units for i in u.indices])
+        key = None
+        if store is not None:
+            try:
+                key = _ccr.stash(store, record, "json", keep=state.stashed, paths=[[]])
+                state.stashed.add(key)
+            except CCRStoreError as exc:
+                log.warning("CCR store error (%s); dropped turns are summarised but not retrievable", exc)
+                report.notes.append(f"dropped turns not retrievable: {exc}")
+        else:
+            report.notes.append("CCR is disabled: dropped messages are summarized but not retrievable")
+        n_errors = sum(1 for u in dropped_units if has_error(unit_text(out, u)))
+        summary = summary_text(dropped_units, n_errors, key)
+        new = assemble(out, units, dropped, summary, fmt)
+        if key is not None:
+            report.summary_key = key
+            report.ccr_keys.append(key)
+    actual = count_tokens(new, model, memo=memo, image_provider=provider, estimate_above=limit)
+    if actual > budget:
+        log.info(
+            "stable budget strategy could not reach %s tokens (%s); fitting this call on its own",
+            budget,
+            actual,
+        )
+        report.notes.append(
+            f"stable strategy: {actual:,} tokens after dropping old turns in blocks; fitting this "
+            "call on its own instead (the prompt prefix may change on the next turn)"
+        )
+        report.strategy = "importance"  # what actually ran
+        return None
+    report.protected_tokens = sum(u.tokens for u in units if u.protected) + 3
+    report.block_drops = plan.block_drops
+    report.stable_prefix_since = units[plan.last_drop_unit].start if plan.last_drop_unit is not None else 0
+    for ui, unit in enumerate(units):
+        if ui in dropped:
+            action, reason = "dropped", plan.reasons[ui]
+        elif unit.protected:
+            action, reason = "protected", unit.protected
+        else:
+            action, reason = "kept", "fits in the budget"
+        report.decisions.append(
+            MessageDecision(
+                tuple(unit.indices), unit.role, unit.tool_names, action, reason, 0.0, {}, unit.tokens
+            )
+        )
+    report.strategy = "stable"
+    return new
+
+
+def _fit_scored(
+    out: list[dict[str, Any]],
+    budget: int,
+    state: ManagedState,
+    fmt: str,
+    query: str | None,
+    config: HeadroomConfig,
+    report: ContextReport,
+) -> list[dict[str, Any]]:
+    """The 'importance' and 'rolling_window' strategies (also the 'stable' fallback)."""
+    ctx = config.context
+    model, memo, store = state.model, state.memo, state.store
+    learning: LearningStore | None = None
+    try:
+        learning = open_store(config)
+    except Exception as exc:  # learning is an optimisation; never a reason to fail
+        log.warning("learning store unavailable (%s: %s)", type(exc).__name__, exc)
+        report.notes.append(f"learning store unavailable: {type(exc).__name__}: {exc}")
+    units = group_units(out, protect_first_user=ctx.protect_first_user)
+    scores = score_units(out, units, query, ctx, learning, report.notes)
+    fit_ctx = ctx if ctx.strategy != "stable" else replace(ctx, strategy="importance")
+    outcome = fit(
+        out,
+        units,
+        scores,
+        budget,
+        model=model,
+        fmt=fmt,
+        tokenizer=state.tokenizer,
+        store=store,
+        ctx=fit_ctx,
+        learning=learning,
+        memo=memo,
+        stashed=state.stashed,
+    )
+    if learning is not None:
+        try:
+            learning.save()
+        except Exception as exc:
+            log.warning("learning store not saved (%s: %s)", type(exc).__name__, exc)
+            report.notes.append(f"learning store not saved: {type(exc).__name__}: {exc}")
+    report.protected_tokens = outcome.protected_tokens
+    report.over_budget = outcome.over_budget
+    report.summary_key = outcome.summary_key
+    report.ccr_keys = list(dict.fromkeys(outcome.ccr_keys))
+    report.notes.extend(outcome.notes)
+    report.tokens_after = outcome.tokens_after
+    report.decisions.clear()
+    for ui, unit in enumerate(units):
+        action = outcome.actions[ui]
+        report.decisions.append(
+            MessageDecision(
+                tuple(unit.indices),
+                unit.role,
+                unit.tool_names,
+                action,
+                outcome.reasons.get(ui, "fits in the budget" if action == "kept" else action),
+                scores[ui].score,
+                scores[ui].factors,
+                unit.extras.get("tokens_received", unit.tokens),
+            )
+        )
+    return outcome.messages
 
 
 def _note_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
@@ -221,11 +393,13 @@ __all__ = [
     "CacheReport",
     "ContextReport",
     "DynamicValue",
+    "ManagedState",
     "MessageDecision",
     "common_prefix_tokens",
     "context_window",
     "find_dynamic",
     "manage_context",
+    "manage_prepared",
     "request_tokens",
     "resolve_budget",
 ]

@@ -17,7 +17,8 @@ current question):
 
 from __future__ import annotations
 
-import copy
+import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +27,15 @@ import orjson
 
 from headroom_core import _ccr
 from headroom_core._counting import REPLY_PRIMING, count_message_tokens, count_tokens
-from headroom_core._messages import iter_slots
+from headroom_core._errors import CCRStoreError
+from headroom_core._messages import copy_value, iter_slots
+from headroom_core._text import plural
 from headroom_core._tokenizer import Tokenizer
 from headroom_core.context.importance import UnitScore
 from headroom_core.context.learning_store import LearningStore
 from headroom_core.context.rolling_window import Unit, assemble, dropped_record, summary_text
+
+log = logging.getLogger("headroom")
 
 
 @dataclass
@@ -75,6 +80,7 @@ def _shrink_unit(
     ctx: Any,
     learning: LearningStore | None,
     room: int,
+    stashed: set[str],
 ) -> list[str]:
     """Shrink the large texts of one unit in place; returns the CCR keys created.
 
@@ -102,16 +108,38 @@ def _shrink_unit(
             continue  # shrinking this one would not pay
         head = _cut_head(text, keep_tokens, tokenizer)
         kind, meta = _stash_kind(text)
-        key = _ccr.stash(store, text, kind, **meta)
+        try:
+            key = _ccr.stash(store, text, kind, keep=stashed, **meta)
+        except CCRStoreError as exc:  # not stored: keep the text whole (no dead marker)
+            log.warning("CCR store error (%s); a large message was not shrunk", exc)
+            continue
+        stashed.add(key)
         rest_lines = text.count("\n") - head.count("\n")
-        description = (
-            f"{tokens - tokenizer.count(head):,} more tokens ({rest_lines:,} lines) of this output omitted"
-        )
+        # A cut inside one long line leaves no whole line out: say nothing about lines then.
+        lines = f" ({plural(rest_lines, 'line')})" if rest_lines > 0 else ""
+        description = f"{tokens - tokenizer.count(head):,} more tokens{lines} of this output omitted"
         slot.set(f"{head}\n{_ccr.make_marker(description, key)}")
         keys.append(key)
         if learning is not None and slot.tool_name:
             learning.link_key(key, slot.tool_name)
     return keys
+
+
+def _would_merge_into_question(
+    messages: Sequence[dict[str, Any]], units: Sequence[Unit], dropped: set[int]
+) -> list[int]:
+    """Kept droppable units right before the current question with the same role."""
+    kept = [ui for ui in range(len(units)) if ui not in dropped]
+    out: list[int] = []
+    for prev, nxt in itertools.pairwise(kept):
+        unit, following = units[prev], units[nxt]
+        if (
+            following.protected == "current question"
+            and not unit.protected
+            and messages[unit.end].get("role") == messages[following.start].get("role")
+        ):
+            out.append(prev)
+    return out
 
 
 def _why(score: UnitScore) -> str:
@@ -132,8 +160,10 @@ def fit(
     ctx: Any,
     learning: LearningStore | None = None,
     memo: dict[str, int] | None = None,
+    stashed: set[str] | None = None,
 ) -> FitOutcome:
     memo = memo if memo is not None else {}
+    stashed = stashed if stashed is not None else set()
     outcome = FitOutcome(messages)
     for ui, unit in enumerate(units):
         unit.tokens = sum(count_message_tokens(messages[i], model, memo=memo) for i in unit.indices)
@@ -170,9 +200,9 @@ def fit(
             unit = units[ui]
             if unit.tokens < ctx.shrink_min_tokens:
                 continue
-            before = {i: copy.deepcopy(messages[i]) for i in unit.indices}
+            before = {i: copy_value(messages[i]) for i in unit.indices}
             room = budget - (total - unit.tokens)
-            keys = _shrink_unit(unit, slots_by_message, tokenizer, store, ctx, learning, room)
+            keys = _shrink_unit(unit, slots_by_message, tokenizer, store, ctx, learning, room, stashed)
             if not keys:
                 continue
             originals.update(before)
@@ -201,6 +231,18 @@ def fit(
             total -= units[ui].tokens
             if len(dropped) == 1:
                 total += 3 + tokenizer.count(summary_text([units[ui]], 0, "0" * 24)) + 24  # estimate
+        while (
+            fmt == "anthropic" and dropped and (clash := _would_merge_into_question(messages, units, dropped))
+        ):
+            for ui in clash:
+                # Anthropic turns alternate: this unit would be merged into the current
+                # question, changing it. It goes too (summarised and stored like the rest).
+                dropped.add(ui)
+                if ui in pending:
+                    pending.remove(ui)
+                outcome.actions[ui] = "dropped"
+                outcome.reasons[ui] = "dropped: would have been merged into the current question"
+                total -= units[ui].tokens
         record = key = summary = None
         if dropped:
             dropped_units = [units[ui] for ui in sorted(dropped)]
@@ -222,8 +264,16 @@ def fit(
         outcome.over_budget = True
         break
     if key is not None and record is not None and store is not None:
-        outcome.summary_key = _ccr.stash(store, record, "json", paths=[[]])
-        outcome.ccr_keys.append(outcome.summary_key)
+        try:
+            outcome.summary_key = _ccr.stash(store, record, "json", keep=stashed, paths=[[]])
+            stashed.add(outcome.summary_key)
+            outcome.ccr_keys.append(outcome.summary_key)
+        except CCRStoreError as exc:  # the marker would point nowhere: say so instead
+            log.warning("CCR store error (%s); dropped turns are summarised but not retrievable", exc)
+            outcome.notes.append(f"dropped turns not retrievable: {exc}")
+            summary = summary_text([units[ui] for ui in sorted(dropped)], n_errors, None)
+            out = assemble(messages, units, dropped, summary, fmt)
+            actual = count_tokens(out, model, memo=memo)
     for ui, keys in shrink_keys.items():
         if ui not in dropped:  # a shrunk unit that was dropped later lives in the summary record
             outcome.ccr_keys.extend(keys)

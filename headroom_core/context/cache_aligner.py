@@ -21,9 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from headroom_core._messages import detect_format
+from headroom_core._config import DEFAULT_MODEL
+from headroom_core._messages import copy_messages, detect_format, json_text
 from headroom_core._tokenizer import get_tokenizer
 
 NOTE_PREFIX = "Current values (kept out of the cached prefix): "
@@ -159,9 +158,7 @@ class CacheAligner:
         `provider` ('openai' or 'anthropic') overrides the format detected from the messages
         (a text-only Anthropic conversation looks like OpenAI's).
         """
-        import copy
-
-        out = [copy.deepcopy(dict(m)) for m in messages]
+        out = copy_messages(messages)
         report = CacheReport()
         fmt = provider or detect_format(out)
         assigned: dict[tuple[str, str], str] = {}
@@ -220,12 +217,11 @@ class CacheAligner:
     def add_breakpoints(self, out: list[dict[str, Any]], stable: int) -> list[int]:
         """Anthropic `cache_control` on the last system message and on message `stable - 1`
         (in place; at most `max_breakpoints` in total, counting the caller's own)."""
-        existing = sum(
-            1
-            for m in out
-            for b in (m.get("content") if isinstance(m.get("content"), list) else ())
-            if isinstance(b, dict) and "cache_control" in b
-        )
+        existing = 0
+        for m in out:
+            content = m.get("content")
+            if isinstance(content, list):
+                existing += sum(1 for b in content if isinstance(b, dict) and "cache_control" in b)
         budget = self.max_breakpoints - existing
         candidates: list[int] = []
         system = [i for i, m in enumerate(out[:stable]) if m.get("role") in ("system", "developer")]
@@ -270,11 +266,11 @@ class CacheAligner:
 
 def serialize_request(messages: Sequence[Mapping[str, Any]]) -> str:
     """The messages as the JSON bytes a client would send (key order as given)."""
-    return orjson.dumps(list(messages), default=str).decode()
+    return json_text(list(messages))
 
 
 def common_prefix_tokens(
-    a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], model: str = "gpt-4o"
+    a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], model: str = DEFAULT_MODEL
 ) -> int:
     """Length, in tokens, of the longest common prefix of two serialized requests."""
     tokenizer = get_tokenizer(model)
@@ -288,6 +284,6 @@ def common_prefix_tokens(
     return common
 
 
-def request_tokens(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o") -> int:
+def request_tokens(messages: Sequence[Mapping[str, Any]], model: str = DEFAULT_MODEL) -> int:
     """Tokens of the serialized request (the unit `common_prefix_tokens` counts in)."""
     return len(get_tokenizer(model).encode(serialize_request(messages)))

@@ -17,6 +17,7 @@ keys) and holds only tool names, field names, counts and CCR keys -- never conte
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -25,6 +26,10 @@ from typing import Any
 
 import orjson
 
+from headroom_core import _ccr
+
+log = logging.getLogger("headroom.context")
+
 FILE_NAME = "headroom-learning.json"
 MAX_FIELDS_PER_TOOL = 32
 _VERSION = 1
@@ -32,13 +37,9 @@ _lock = threading.Lock()
 
 
 def default_learning_path() -> str:
-    """`$HEADROOM_CCR_DIR/headroom-learning.json` if set, else the user cache dir."""
-    base = os.environ.get("HEADROOM_CCR_DIR")
-    if not base:
-        import platformdirs
-
-        base = platformdirs.user_cache_dir("headroom")
-    return os.path.join(base, FILE_NAME)
+    """`headroom-learning.json` beside the default CCR store's directory setting
+    (`$HEADROOM_CCR_DIR` if set, else the user cache dir)."""
+    return os.path.join(_ccr.cache_root(), FILE_NAME)
 
 
 def learning_path_for(config: Any) -> str:
@@ -209,7 +210,7 @@ def open_store(config: Any) -> LearningStore | None:
 def record_retrieval(key: str, config: Any = None) -> None:
     """Hook for `retrieve()`: credit a retrieval to the tool whose output held `key`.
 
-    Never raises: learning must not break retrieval.
+    Never raises: learning must not break retrieval (a failure is logged and skipped).
     """
     try:
         if config is None:
@@ -222,5 +223,9 @@ def record_retrieval(key: str, config: Any = None) -> None:
                 return
             if store.record_retrieval(str(key).strip().strip('"').lower()):
                 store.save()
-    except Exception:
-        return
+    except Exception as exc:  # any failure: the retrieval itself must still succeed
+        log.warning("learning store: retrieval of %r not recorded (%s: %s)", key, type(exc).__name__, exc)
+
+
+# CCR imports nothing above it: it tells the hooks registered with it about each retrieval.
+_ccr.add_retrieval_hook(record_retrieval)

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from headroom_core import _ccr
+from headroom_core._messages import json_text
+from headroom_core._text import plural
 
 SUMMARY_PREFIX = "[headroom context]"
 _MAX_RANGES = 6
@@ -123,16 +123,15 @@ def group_units(messages: Sequence[Mapping[str, Any]], *, protect_first_user: bo
 def _ranges(indices: Sequence[int]) -> str:
     """[3,4,5,9] -> '3–5, 9' (1-based message numbers)."""
     parts: list[str] = []
-    start = prev = None
-    for i in sorted(indices):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
+    ordered = sorted(indices)
+    if ordered:
+        start = prev = ordered[0]
+        for i in ordered[1:]:
+            if i == prev + 1:
+                prev = i
+                continue
             parts.append(f"{start + 1}" if start == prev else f"{start + 1}–{prev + 1}")
             start = prev = i
-    if start is not None:
         parts.append(f"{start + 1}" if start == prev else f"{start + 1}–{prev + 1}")
     if len(parts) > _MAX_RANGES:  # a long list helps nobody; the CCR record has every message
         first, last = min(indices) + 1, max(indices) + 1
@@ -156,12 +155,12 @@ def summary_text(dropped: Sequence[Unit], n_errors: int, key: str | None, *, com
         top = ", ".join(
             f"{name} x{count}" for name, count in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))
         )
-        what.append(f"{n_calls} tool call{'s' if n_calls != 1 else ''} ({top})")
+        what.append(f"{plural(n_calls, 'tool call')} ({top})")
     other = len(indices) - sum(len(u.indices) for u in dropped if u.tool_names)
     if other:
-        what.append(f"{other} other message{'s' if other != 1 else ''}")
+        what.append(plural(other, "other message"))
     if n_errors:
-        what.append(f"{n_errors} error{'s' if n_errors != 1 else ''}")
+        what.append(plural(n_errors, "error"))
     return (
         f"{SUMMARY_PREFIX} turns {_ranges(indices)} omitted to fit the context budget: "
         f"{', '.join(what)}. {marker}"
@@ -171,7 +170,7 @@ def summary_text(dropped: Sequence[Unit], n_errors: int, key: str | None, *, com
 def dropped_record(messages: Sequence[Mapping[str, Any]]) -> str:
     """The dropped messages as one JSON array (stashed with kind "json", paths [[]]), so each
     message is an item that `retrieve(key, query=...)` can return on its own."""
-    return orjson.dumps(list(messages), default=str).decode()
+    return json_text(list(messages))  # any nesting depth (orjson stops at 255)
 
 
 def _as_blocks(content: Any) -> list[Any]:

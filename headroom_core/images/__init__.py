@@ -3,7 +3,10 @@
 `estimate_block_tokens(block, model)` sizes an image from its header only.
 `compress_image_block(block, model=..., ctx=...)` returns an `ImageOutcome` or None.
 `dedupe_images(messages, ctx)` replaces later copies of an image by a reference.
-See docs/images.md for the formulas, strategies and how the router was trained.
+Text-bearing images keep OCR word recall above `ImageConfig.min_ocr_recall` (tesseract
+when installed, else the OCR-trained router); the question sent with an image decides
+whether its text must stay readable. See docs/images.md for the formulas, strategies,
+the OCR bar and how the router was trained.
 """
 
 from __future__ import annotations

@@ -5,11 +5,18 @@ size from the header (refuse bombs before decoding) -> decode -> crop a uniform 
 the router picks a level -> each level from there toward milder is encoded, decoded
 back and measured against what the provider would have seen of the original; the first
 one above the quality bar wins. The original block goes to CCR.
+
+Text-bearing images (tesseract reads words in them, or the router's text detector says
+so) also have to keep OCR word recall above `ImageConfig.min_ocr_recall` when OCR is on
+(`ImageConfig.ocr` and tesseract installed); without OCR the router's prediction, trained
+on that bar, is the strongest level tried. Unless the question is about layout, colour
+or objects, a text-bearing image is never sent at the low level.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +27,7 @@ import numpy as np
 import orjson
 from PIL import Image
 
-from headroom_core.images import _codec
+from headroom_core.images import _codec, _ocr
 from headroom_core.images._analysis import (
     colour_stats,
     detail_retention,
@@ -30,8 +37,14 @@ from headroom_core.images._analysis import (
     ssim_pooling,
     uniform_border,
 )
+from headroom_core.images._intent import VISUAL, question_intent
 from headroom_core.images._providers import LEVELS, image_tokens, infer_provider, plan, seen_size
 from headroom_core.images._router import load_router
+
+log = logging.getLogger("headroom.images")
+TEXT_PROBABILITY = 0.15
+"""The router's text detector calls an image text-bearing from this probability: low, so
+that without OCR a doubtful image keeps its text legible (a photo then merely saves less)."""
 
 FALLBACK_TOKENS = 85
 _PNG_MAX_COLOURS = 600
@@ -142,13 +155,15 @@ def _fetch(url: str, timeout: float, limit: int) -> bytes:
     return raw
 
 
-def _output_format(image: Image.Image, source_format: str) -> str:
+def _output_format(image: Image.Image, source_format: str, text_bearing: bool = False) -> str:
     if "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info):
         return "PNG"
+    if source_format == "JPEG":
+        return "JPEG"
+    if text_bearing:
+        return "PNG"  # JPEG ringing around glyphs costs OCR recall; tokens do not depend on bytes
     colours, _ = colour_stats(image)
-    if colours <= _PNG_MAX_COLOURS and source_format != "JPEG":
-        return "PNG"
-    return "JPEG"
+    return "PNG" if colours <= _PNG_MAX_COLOURS else "JPEG"
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
@@ -175,6 +190,7 @@ class Candidate:
     tokens: int
     ssim: float
     detail_kept: float
+    ocr_recall: float | None = None
 
 
 def reference_view(image: Image.Image, provider: str, detail: str | None) -> Image.Image:
@@ -205,13 +221,14 @@ def evaluate_level(
     jpeg_quality: int,
     reference: Image.Image | None = None,
     png_level: int = 6,
+    text_bearing: bool = False,
 ) -> Candidate:
     """Encode `image` at `level` and measure it against what the provider sees of `image`.
 
     `png_level` only changes PNG byte size, never pixels (training uses a fast level)."""
     p = plan(provider, level, image.width, image.height, detail)
     resized = _resize(image, (p.width, p.height))
-    fmt = _output_format(resized, source_format)
+    fmt = _output_format(resized, source_format, text_bearing)
     raw = _codec.encode(resized, fmt, jpeg_quality, png_level)
     if reference is None:
         reference = reference_view(image, provider, detail)
@@ -220,21 +237,47 @@ def evaluate_level(
     return Candidate(level, raw, fmt, (p.width, p.height), p.detail, tokens, similarity, kept)
 
 
+def ocr_reference(reference: Image.Image) -> tuple[_ocr.OcrWords, float]:
+    """What tesseract reads in the provider's view of the original, and the OCR scale used."""
+    scale = _ocr.ocr_scale(reference.size)
+    return _ocr.read_words(reference, scale), scale
+
+
+def ocr_recall(reference: Image.Image, raw: bytes, words: _ocr.OcrWords, scale: float) -> float:
+    """OCR word recall of encoded `raw` (scaled back to the reference size) against `words`."""
+    with _codec._open(raw) as decoded:
+        decoded.load()
+        back = flatten_alpha(decoded).convert("L")
+    if back.size != reference.size:
+        back = back.resize(reference.size, Image.Resampling.BICUBIC)
+    elif back.tobytes() == reference.tobytes():
+        return 1.0  # the same pixels (a lossless re-encode): nothing to read again
+    return _ocr.word_recall(words, _ocr.read_words(back, scale))
+
+
 T = TypeVar("T")
 
 
-def choose_level(levels: Sequence[str], start: str, attempt: Callable[[str], T | None]) -> T | None:
+def choose_level(
+    levels: Sequence[str], start: str, attempt: Callable[[str], T | None], explore: bool = True
+) -> T | None:
     """The run-time search around the router's guess `start`.
 
     `attempt(level)` returns something when that level is above the quality bar. If the
-    guess passes, one level stronger is tried too (the router may be cautious); if it
-    fails, milder levels are tried in turn. At most `len(levels)` attempts.
+    guess passes, stronger levels are tried in turn until one fails (the router may be
+    cautious; the measurement is the judge), unless `explore` is off (then the guess is
+    a cap: the bar it was trained on cannot be measured here). If the guess fails,
+    milder levels are tried in turn. At most `len(levels)` attempts.
     """
     i = levels.index(start) if start in levels else len(levels) - 1
-    first = attempt(levels[i])
-    if first is not None:
-        stronger = attempt(levels[i + 1]) if i + 1 < len(levels) else None
-        return stronger if stronger is not None else first
+    best = attempt(levels[i])
+    if best is not None:
+        for level in levels[i + 1 :] if explore else ():
+            stronger = attempt(level)
+            if stronger is None:
+                break
+            best = stronger
+        return best
     for level in reversed(levels[:i]):
         found = attempt(level)
         if found is not None:
@@ -245,12 +288,17 @@ def choose_level(levels: Sequence[str], start: str, attempt: Callable[[str], T |
 # --------------------------------------------------------------------------- entry point
 
 
-def compress_image_block(block: dict[str, Any], *, model: str, ctx: Any) -> ImageOutcome | None:
+def compress_image_block(
+    block: dict[str, Any], *, model: str, ctx: Any, question: str | None = None
+) -> ImageOutcome | None:
     """A cheaper version of one image block, or None to leave it as it is.
 
     Never raises on image content: unreadable, oversized, animated or unsupported images
     come back untouched with a note (strategy 'passthrough'). Lossy steps run only when
     CCR is on (`ctx.can_drop`); the original block is stashed and its key returned.
+    `question` (default: `ctx.query`; the pipeline sets that to the text of the image's
+    own message, else the question before it, so an image compresses the same way on
+    every turn) decides whether a text-bearing image may go to low detail.
     """
     cfg = ctx.config.images
     if not cfg.enabled or not isinstance(block, Mapping):
@@ -269,7 +317,9 @@ def compress_image_block(block: dict[str, Any], *, model: str, ctx: Any) -> Imag
             return _reference(block, entry, tokens_before, ctx)
         seen[digest] = [len(seen) + 1, None, block]
     try:
-        outcome = _compress_one(block, ref, provider, tokens_before, cfg, ctx)
+        if question is None:
+            question = getattr(ctx, "query", None)
+        outcome = _compress_one(block, ref, provider, tokens_before, cfg, ctx, question)
     except Exception as exc:  # a Pillow/numpy surprise on odd content must not break compress()
         outcome = _passthrough(block, tokens_before, f"image left unchanged ({type(exc).__name__}: {exc})")
     if outcome is not None and outcome.strategy != "passthrough":
@@ -300,7 +350,13 @@ def _reference(
 
 
 def _compress_one(
-    block: Mapping[str, Any], ref: _codec.ImageRef, provider: str, tokens_before: int, cfg: Any, ctx: Any
+    block: Mapping[str, Any],
+    ref: _codec.ImageRef,
+    provider: str,
+    tokens_before: int,
+    cfg: Any,
+    ctx: Any,
+    question: str | None = None,
 ) -> ImageOutcome | None:
     raw: bytes | None = None
     if ref.url is not None:
@@ -335,7 +391,7 @@ def _compress_one(
     except _codec.BadImage as exc:
         return _passthrough(block, tokens_before, str(exc))
     with image:
-        return _shrink(block, ref, image, fmt, len(raw), provider, tokens_before, cfg, ctx)
+        return _shrink(block, ref, image, fmt, len(raw), provider, tokens_before, cfg, ctx, question)
 
 
 def _shrink(
@@ -348,6 +404,7 @@ def _shrink(
     tokens_before: int,
     cfg: Any,
     ctx: Any,
+    question: str | None = None,
 ) -> ImageOutcome | None:
     detail = _detail(ref)
     if ref.url is not None:
@@ -362,19 +419,53 @@ def _shrink(
         steps.append("crop")
     reference = reference_view(work, provider, detail)
     seen_tokens = image_tokens(provider, work.width, work.height, detail)
-    router = load_router() if cfg.use_router else None
-    start = router.predict(features(work, provider, seen_tokens)) if router is not None else LEVELS[-1]
+    model = load_router()
+    x = features(work, provider, seen_tokens) if model is not None else None
+    start = model.predict(x) if model is not None and x is not None and cfg.use_router else LEVELS[-1]
+    words: _ocr.OcrWords | None = None
+    scale = 1.0
+    if cfg.ocr and _ocr.available():
+        try:
+            words, scale = ocr_reference(reference)
+        except _ocr.OcrUnavailable as exc:
+            log.warning("OCR unavailable for an image, using the router's prediction: %s", exc)
+    if words is not None:
+        text_bearing = words.text_bearing
+    else:
+        text_bearing = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
+    intent = question_intent(question) if cfg.query_aware else None
+    # The question decides whether text has to stay readable; without one it does.
+    keep_text = text_bearing and intent != VISUAL
+    check_ocr = keep_text and words is not None
+    min_detail = cfg.min_detail if text_bearing else cfg.min_detail_without_text
 
     def attempt(level: str) -> Candidate | None:
-        candidate = evaluate_level(work, fmt, provider, level, detail, cfg.jpeg_quality, reference)
-        if candidate.ssim >= cfg.min_ssim and candidate.detail_kept >= cfg.min_detail:
-            return candidate
-        return None
+        candidate = evaluate_level(
+            work, fmt, provider, level, detail, cfg.jpeg_quality, reference, text_bearing=text_bearing
+        )
+        if candidate.ssim < cfg.min_ssim or candidate.detail_kept < min_detail:
+            return None
+        if check_ocr and words is not None:
+            try:
+                recall = ocr_recall(reference, candidate.raw, words, scale)
+            except _ocr.OcrUnavailable as exc:
+                log.warning("OCR failed on a candidate image; level %s not used: %s", level, exc)
+                return None
+            if recall < cfg.min_ocr_recall:
+                return None
+            return replace(candidate, ocr_recall=recall)
+        return candidate
 
     # OpenAI's low detail is a field of OpenAI blocks; other block shapes cannot carry it.
     low_ok = cfg.allow_low_detail and (provider != "openai" or ref.shape.startswith("openai"))
+    # Text that must stay readable never goes to the low level, whatever the measures
+    # say, unless the low level is not smaller than what the provider sees anyway.
+    if keep_text and low_ok:
+        low = plan(provider, "low", work.width, work.height, detail)
+        low_ok = low.width >= reference.width and low.height >= reference.height
     levels = [lv for lv in LEVELS if low_ok or lv != "low"]
-    chosen = choose_level(levels, start, attempt)
+    # Without OCR the router's guess (trained on the OCR bar) caps a text-bearing image.
+    chosen = choose_level(levels, start, attempt, explore=not (keep_text and words is None))
     if chosen is None:
         return None  # not even the re-encode at the seen size holds the quality bar
     if chosen.tokens >= tokens_before and len(chosen.raw) >= payload_bytes:
@@ -387,6 +478,15 @@ def _shrink(
     summary = (
         f"image {image.width}x{image.height} -> {chosen.size[0]}x{chosen.size[1]} {chosen.fmt}"
         f" ({provider}: {tokens_before} -> {chosen.tokens} tokens, SSIM {chosen.ssim:.3f},"
-        f" detail {chosen.detail_kept:.2f}); original: {ctx.marker('original image', key)}"
+        f" detail {chosen.detail_kept:.2f}{_text_note(text_bearing, keep_text, chosen, words)});"
+        f" original: {ctx.marker('original image', key)}"
     )
     return ImageOutcome(new_block, "+".join(steps), tokens_before, chosen.tokens, (key,), summary)
+
+
+def _text_note(text_bearing: bool, keep_text: bool, chosen: Candidate, words: _ocr.OcrWords | None) -> str:
+    if not text_bearing:
+        return ""
+    if chosen.ocr_recall is not None:
+        return f", OCR recall {chosen.ocr_recall:.2f} of {len(words.confident) if words else 0} words"
+    return ", text kept legible" if keep_text else ", text-bearing, question is visual"

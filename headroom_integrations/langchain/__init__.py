@@ -8,12 +8,21 @@
 - `HeadroomRetrieveTool`: the `headroom_retrieve` tool (CCR).
 - `HeadroomMessagesNode` / `headroom_pre_model_hook`: LangGraph.
 
-`HeadroomMiddleware` is imported lazily, so langchain-core alone is enough for the rest.
+Requires `langchain-core` (`pip install "headroom-ai[langchain]"`). `HeadroomMiddleware`
+and the LangGraph pieces are imported on first use and need `langchain` and `langgraph`
+(`pip install "headroom-ai[langchain-agents]"`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        "headroom_integrations.langchain needs langchain-core: pip install 'headroom-ai[langchain]'"
+    ) from exc
 
 from headroom_integrations.langchain._messages import (
     CompressedMessages,
@@ -21,14 +30,21 @@ from headroom_integrations.langchain._messages import (
     count_message_tokens,
 )
 from headroom_integrations.langchain.callbacks import DEFAULT_PRICING, HeadroomCallbackHandler
-from headroom_integrations.langchain.langgraph import HeadroomMessagesNode, headroom_pre_model_hook
-from headroom_integrations.langchain.retrieve_tool import HeadroomRetrieveInput, HeadroomRetrieveTool
+from headroom_integrations.langchain.retrieve_tool import HeadroomRetrieveTool
 from headroom_integrations.langchain.retrievers import HeadroomBudgetRetriever, HeadroomDocumentCompressor
 from headroom_integrations.langchain.runnable import HeadroomRunnable
 from headroom_integrations.langchain.tools import HeadroomCompressedTool, compress_tool_output, wrap_tools
 
 if TYPE_CHECKING:
+    from headroom_integrations.langchain.langgraph import HeadroomMessagesNode, headroom_pre_model_hook
     from headroom_integrations.langchain.middleware import HeadroomMiddleware
+
+# The agent pieces need `langchain` / `langgraph` (the [langchain-agents] extra): imported on use.
+_LAZY = {
+    "HeadroomMiddleware": "headroom_integrations.langchain.middleware",
+    "HeadroomMessagesNode": "headroom_integrations.langchain.langgraph",
+    "headroom_pre_model_hook": "headroom_integrations.langchain.langgraph",
+}
 
 __all__ = [
     "DEFAULT_PRICING",
@@ -39,7 +55,6 @@ __all__ = [
     "HeadroomDocumentCompressor",
     "HeadroomMessagesNode",
     "HeadroomMiddleware",
-    "HeadroomRetrieveInput",
     "HeadroomRetrieveTool",
     "HeadroomRunnable",
     "compress_messages",
@@ -51,8 +66,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "HeadroomMiddleware":
-        from headroom_integrations.langchain.middleware import HeadroomMiddleware
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return HeadroomMiddleware
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -7,7 +7,7 @@ a run (no parent run to attach the event to) there is nobody to tell, so nothing
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +15,7 @@ from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_cu
 from langchain_core.runnables import RunnableConfig
 
 EVENT_NAME = "headroom_compression"
+logger = logging.getLogger("headroom.langchain")
 
 
 def _payload(
@@ -48,9 +49,10 @@ def report(
 ) -> dict[str, Any]:
     """Send one compression report (sync code paths)."""
     data = _payload(source, tokens_before, tokens_after, model, ccr_keys, tool_name)
-    # RuntimeError: not inside a run, so there is no parent to attach to and nobody listening.
-    with contextlib.suppress(RuntimeError):
+    try:
         dispatch_custom_event(EVENT_NAME, data, config=config)
+    except RuntimeError:  # not inside a run: no parent to attach to, nobody listening
+        logger.debug("compression report not dispatched: called outside a LangChain run")
     return data
 
 
@@ -66,6 +68,8 @@ async def areport(
 ) -> dict[str, Any]:
     """Send one compression report (async code paths)."""
     data = _payload(source, tokens_before, tokens_after, model, ccr_keys, tool_name)
-    with contextlib.suppress(RuntimeError):
+    try:
         await adispatch_custom_event(EVENT_NAME, data, config=config)
+    except RuntimeError:  # not inside a run: no parent to attach to, nobody listening
+        logger.debug("compression report not dispatched: called outside a LangChain run")
     return data

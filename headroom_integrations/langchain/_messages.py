@@ -10,6 +10,7 @@ position, the core compresses the dicts, and each message comes back as a copy o
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from headroom_core import (
     compress,
     count_tokens,
 )
+
+logger = logging.getLogger("headroom.langchain")
 
 _INDEX_KEY = "_headroom_lc_index"
 _VALID_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -91,7 +94,8 @@ def _content_for_core(content: Any) -> Any:
 def _args_text(args: Any) -> str:
     try:
         return json.dumps(args, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        logger.debug("tool-call arguments are not JSON-serialisable (%s): using their str()", exc)
         return str(args)
 
 
@@ -120,10 +124,23 @@ def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return [message_to_dict(m) for m in messages]
 
 
+def managed_by_langchain(message: BaseMessage) -> bool:
+    """True for what LangChain's own context middlewares wrote: a tool result that
+    `ContextEditingMiddleware` cleared (its "[cleared]" placeholder) or the summary message
+    of `SummarizationMiddleware`. Headroom hands these on exactly as they are."""
+    if isinstance(message, ToolMessage):
+        editing = message.response_metadata.get("context_editing")
+        if isinstance(editing, Mapping) and editing.get("cleared"):
+            return True
+    return message.additional_kwargs.get("lc_source") == "summarization"
+
+
 def _from_core(item: Mapping[str, Any], originals: Sequence[BaseMessage]) -> BaseMessage:
     index = item.get(_INDEX_KEY)
     if isinstance(index, int) and 0 <= index < len(originals):
         original = originals[index]
+        if managed_by_langchain(original):
+            return original
         content = item.get("content")
         if content is None:
             content = ""

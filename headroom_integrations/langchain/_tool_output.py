@@ -1,13 +1,21 @@
-"""Compress one tool result (the content of a `ToolMessage`) with the engine."""
+"""Compress one tool result (the content of a `ToolMessage`) with the engine.
+
+The policy (minimum size, default query from the tool's arguments, counting each text
+once) is `headroom_core.compress_text`'s; this module only walks LangChain's content
+shapes (a str, or a list of str / `{"type": "text"}` blocks beside images and others).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from headroom_core import HeadroomConfig, compress_text, count_tokens
+from headroom_core import HeadroomConfig, compress_text
+
+logger = logging.getLogger("headroom.langchain")
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,8 @@ def output_text(output: Any) -> str:
         return output
     try:
         return json.dumps(output, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        logger.debug("tool output is not JSON-serialisable (%s): compressing its str()", exc)
         return str(output)
 
 
@@ -44,19 +53,17 @@ def compress_tool_content(
     tool_args: Mapping[str, Any] | None = None,
 ) -> ToolOutputResult:
     """Compress a tool result's text parts; images and other blocks pass through."""
-    min_tokens = (config or HeadroomConfig()).min_tokens
 
     def one(text: str) -> tuple[str, int, int, tuple[str, ...]]:
-        before = count_tokens(text, model)
-        if before < min_tokens:
-            return text, before, before, ()
         result = compress_text(
             text, model=model, query=query, config=config, tool_name=tool_name, tool_args=tool_args
         )
         return result.text, result.tokens_before, result.tokens_after, result.ccr_keys
 
     if isinstance(content, list):
-        blocks, before, after, keys = [], 0, 0, []
+        blocks: list[Any] = []
+        keys: list[str] = []
+        before = after = 0
         for block in content:
             if isinstance(block, str):
                 text, b, a, k = one(block)
@@ -76,5 +83,5 @@ def compress_tool_content(
         if after >= before:
             return ToolOutputResult(content, before, before, ())
         return ToolOutputResult(blocks, before, after, tuple(dict.fromkeys(keys)))
-    text, before, after, keys = one(output_text(content))
-    return ToolOutputResult(text, before, after, keys)
+    text, before, after, text_keys = one(output_text(content))
+    return ToolOutputResult(text, before, after, text_keys)

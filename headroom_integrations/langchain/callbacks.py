@@ -7,7 +7,9 @@ custom event that this handler collects, next to what it measures itself:
 
 - tokens sent on each chat-model call (counted with Headroom's tokenizer),
 - `usage_metadata` reported by the provider in each response,
-- cost per model from a pricing table (USD per million input / output tokens),
+- cost per model from Headroom's accounting core (`headroom_core._accounting`: the price
+  table shipped with the package, cache reads and writes included), the same figures the
+  proxy reports for the same call,
 - per-tool calls, output sizes and errors,
 - tokens saved by Headroom in the run.
 
@@ -29,21 +31,23 @@ from langchain_core.messages import BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from headroom_core import count_tokens
+from headroom_core._accounting import Price, PriceTable, Usage, account_call, default_prices, parse_usage
 from headroom_integrations.langchain._events import EVENT_NAME
 from headroom_integrations.langchain._messages import content_text, count_message_tokens
 
 DEFAULT_PRICING: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "o3": (2.00, 8.00),
-    "claude-sonnet-4": (3.00, 15.00),
-    "claude-opus-4": (15.00, 75.00),
-    "claude-haiku-4": (1.00, 5.00),
+    name: (price.input, price.output)
+    for name in default_prices().models()
+    if (price := default_prices().lookup(name)) is not None
 }
-"""USD per million (input, output) tokens, matched by longest model-name prefix. A snapshot
-for estimates; pass your own table for billing-grade figures."""
+"""USD per million (input, output) tokens: a view of the accounting core's shipped table
+(`headroom_core/data/prices.json`, which also has cache read/write prices). Model ids match
+exactly, after dropping deployment parts (provider prefix, Bedrock/Vertex decorations, a dated
+snapshot suffix); a name the table does not know is unpriced."""
+
+
+UNKNOWN_MODEL = "unknown"
+"""The name a chat model is reported under when it does not say which model it is."""
 
 
 @dataclass
@@ -55,6 +59,9 @@ class ModelStats:
     """From the provider's `usage_metadata` (0 when the provider reports none)."""
     output_tokens: int = 0
     cost_usd: float = 0.0
+    """0.0 when the model is unpriced (see `priced`)."""
+    priced: bool = True
+    """False when the pricing table has no entry for this model: its cost is unknown, not 0."""
 
 
 @dataclass
@@ -78,15 +85,22 @@ class _State:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
-def _price(pricing: Mapping[str, tuple[float, float]], model: str) -> tuple[float, float] | None:
-    best = None
-    for prefix, price in pricing.items():
-        if model.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
-            best = (prefix, price)
-    return best[1] if best else None
+def _table(pricing: Mapping[str, tuple[float, float]] | PriceTable | None) -> PriceTable:
+    """The accounting core's table, or one built from a `{model: (input, output)}` mapping
+    (cached input then bills as input: the mapping has no cache prices)."""
+    if pricing is None:
+        return default_prices()
+    if isinstance(pricing, PriceTable):
+        return pricing
+    return PriceTable({name: Price(p[0], p[1], p[0], p[0]) for name, p in pricing.items()})
 
 
-def _model_from(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
+def _price(pricing: PriceTable, model: str) -> tuple[float, float] | None:
+    price = pricing.lookup(model)
+    return (price.input, price.output) if price is not None else None
+
+
+def _model_from(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str | None:
     params = kwargs.get("invocation_params") or {}
     metadata = kwargs.get("metadata") or {}
     for value in (params.get("model"), params.get("model_name"), metadata.get("ls_model_name")):
@@ -96,42 +110,55 @@ def _model_from(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any],
     for value in (kw.get("model"), kw.get("model_name")):
         if isinstance(value, str) and value:
             return value
-    return default
+    return None
 
 
 class HeadroomCallbackHandler(BaseCallbackHandler):
     """Collects token, cost and savings figures across a run (thread-safe).
 
     Args:
-        pricing: model-name prefix -> (USD per 1M input tokens, USD per 1M output tokens).
-        default_model: the model name used when a chat model does not say which it is
-            (fake and custom models), for counting and pricing.
+        pricing: None for Headroom's shipped price table (see `headroom_core._accounting`;
+            `$HEADROOM_PRICES` extends it), a `PriceTable`, or a mapping of model id ->
+            (USD per 1M input tokens, USD per 1M output tokens).
+        default_model: the tokenizer used to count prompts of chat models that do not say
+            which model they are, or whose name Headroom cannot price. Such a model is
+            reported under its own name (or `UNKNOWN_MODEL`) as unpriced: never priced as
+            some other model.
+
+    A tool wrapped by `wrap_tools` / `compress_tool_output` runs the original tool inside
+    itself; the handler counts that as one call whose output is what the model received.
     """
 
     def __init__(
-        self, pricing: Mapping[str, tuple[float, float]] | None = None, default_model: str = "gpt-4o"
+        self,
+        pricing: Mapping[str, tuple[float, float]] | PriceTable | None = None,
+        default_model: str = "gpt-4o",
     ) -> None:
         super().__init__()
-        self.pricing = dict(DEFAULT_PRICING if pricing is None else pricing)
+        self.pricing = _table(pricing)
         self.default_model = default_model
         self._lock = threading.Lock()
         self._state = _State()
         self._pending: dict[UUID, tuple[str, int]] = {}
         self._tools: dict[UUID, str] = {}
+        self._inner_tools: set[UUID] = set()
+        """Runs of a tool inside its Headroom wrapper (same name, parent is the wrapper)."""
 
     def reset(self) -> None:
         with self._lock:
             self._state = _State()
             self._pending.clear()
             self._tools.clear()
+            self._inner_tools.clear()
 
     # ------------------------------------------------------------------ model calls
 
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
     ) -> None:
-        model = _model_from(serialized, kwargs, self.default_model)
-        # Unknown names (fake or custom models) are counted as the default model.
+        model = _model_from(serialized, kwargs) or UNKNOWN_MODEL
+        # Names the pricing table does not know (fake or custom models) are counted with the
+        # default tokenizer; that choice affects the token count only, never the price.
         counting_model = model if _price(self.pricing, model) else self.default_model
         sent = sum(count_message_tokens(batch, counting_model) for batch in messages)
         with self._lock:
@@ -140,13 +167,14 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
     def on_llm_start(
         self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID, **kwargs: Any
     ) -> None:
-        model = _model_from(serialized, kwargs, self.default_model)
+        model = _model_from(serialized, kwargs) or UNKNOWN_MODEL
         sent = sum(count_tokens(p, self.default_model) for p in prompts)
         with self._lock:
             self._pending[run_id] = (model, sent)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         input_tokens = output_tokens = 0
+        billed: Usage | None = None
         for generations in response.generations:
             for generation in generations:
                 usage = (
@@ -157,19 +185,25 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
                 if usage:
                     input_tokens += int(usage.get("input_tokens", 0))
                     output_tokens += int(usage.get("output_tokens", 0))
+                    parsed = parse_usage(usage)
+                    if parsed is not None:
+                        billed = parsed if billed is None else billed + parsed
         with self._lock:
-            model, sent = self._pending.pop(run_id, (self.default_model, 0))
+            model, sent = self._pending.pop(run_id, (UNKNOWN_MODEL, 0))
             stats = self._state.models.setdefault(model, ModelStats())
             stats.calls += 1
             stats.tokens_sent += sent
             stats.input_tokens += input_tokens
             stats.output_tokens += output_tokens
-            price = _price(self.pricing, model)
-            cost = 0.0
-            if price is not None:
-                # Provider usage when reported, else our own count of what was sent.
-                cost = ((input_tokens or sent) * price[0] + output_tokens * price[1]) / 1e6
-            stats.cost_usd += cost
+            # Provider usage when reported (cache reads/writes at their own prices), else our
+            # own count of what was sent. The same core prices the proxy's requests.
+            if billed is None or not billed.prompt_tokens:
+                billed = Usage(sent, output_tokens)
+            cost = account_call(model, billed, prices=self.pricing).cost_usd
+            if cost is not None:
+                stats.cost_usd += cost
+            else:
+                stats.priced = False
             self._state.calls.append(
                 {
                     "model": model,
@@ -187,24 +221,42 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
     # ------------------------------------------------------------------ tools
 
     def on_tool_start(
-        self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, **kwargs: Any
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
     ) -> None:
-        name = (serialized or {}).get("name") or "tool"
+        name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
         with self._lock:
             self._tools[run_id] = name
+            if parent_run_id is not None and self._tools.get(parent_run_id) == name:
+                # The original tool running inside its Headroom wrapper: the wrapper's run is
+                # the call the model made, and its output is what the model received.
+                self._inner_tools.add(run_id)
+                return
             self._state.tools.setdefault(name, ToolStats()).calls += 1
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            name = self._tools.pop(run_id, kwargs.get("name") or "tool")
+            if run_id in self._inner_tools:
+                self._inner_tools.discard(run_id)
+                return
         content = output.content if isinstance(output, ToolMessage) else output
         text = content_text(content) if isinstance(content, (str, list)) else str(content)
         tokens = count_tokens(text, self.default_model)
         with self._lock:
-            name = self._tools.pop(run_id, kwargs.get("name") or "tool")
             self._state.tools.setdefault(name, ToolStats()).output_tokens += tokens
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
             name = self._tools.pop(run_id, kwargs.get("name") or "tool")
+            if run_id in self._inner_tools:  # the wrapper reports the same error itself
+                self._inner_tools.discard(run_id)
+                return
             self._state.tools.setdefault(name, ToolStats()).errors += 1
 
     # ------------------------------------------------------------------ Headroom reports
@@ -236,11 +288,11 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
             s = self._state
             saved = s.tokens_before - s.tokens_after
             cost_saved = 0.0
+            total_sent = sum(c["tokens_sent"] for c in s.calls) or 1
             for call in s.calls:
                 price = _price(self.pricing, call["model"])
                 if price and s.tokens_before:
                     # Savings are spread over calls in proportion to what each one sent.
-                    total_sent = sum(c["tokens_sent"] for c in s.calls) or 1
                     cost_saved += saved * call["tokens_sent"] / total_sent * price[0] / 1e6
             return {
                 "model_calls": sum(m.calls for m in s.models.values()),
@@ -248,6 +300,7 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
                 "input_tokens": sum(m.input_tokens for m in s.models.values()),
                 "output_tokens": sum(m.output_tokens for m in s.models.values()),
                 "cost_usd": round(sum(m.cost_usd for m in s.models.values()), 6),
+                "unpriced_models": sorted(k for k, m in s.models.items() if not m.priced),
                 "compressions": s.compressions,
                 "tokens_before_compression": s.tokens_before,
                 "tokens_after_compression": s.tokens_after,

@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import RemoveMessage, convert_to_messages
-from langgraph.graph.message import REMOVE_ALL_MESSAGES
+
+try:
+    from langgraph.graph.message import REMOVE_ALL_MESSAGES
+except ImportError as exc:
+    raise ImportError(
+        "the LangGraph nodes need langgraph: pip install 'headroom-ai[langchain-agents]'"
+    ) from exc
 
 from headroom_core import HeadroomConfig
 from headroom_integrations.langchain._messages import compress_messages

@@ -16,11 +16,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 from langchain_core.runnables.config import run_in_executor
-from langgraph.types import Command
+
+try:
+    from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+    from langchain.agents.middleware.types import ToolCallRequest
+    from langgraph.types import Command
+except ImportError as exc:
+    raise ImportError(
+        "HeadroomMiddleware needs langchain and langgraph: pip install 'headroom-ai[langchain-agents]'"
+    ) from exc
 
 from headroom_core import RETRIEVE_TOOL_NAME, HeadroomConfig
 from headroom_integrations.langchain import _events
@@ -28,6 +34,7 @@ from headroom_integrations.langchain._messages import (
     CompressedMessages,
     compress_messages,
     latest_human_text,
+    managed_by_langchain,
     model_name_of,
 )
 from headroom_integrations.langchain._tool_output import ToolOutputResult, compress_tool_content
@@ -80,13 +87,12 @@ class HeadroomMiddleware(AgentMiddleware):
     def _compress_request(self, request: ModelRequest) -> tuple[ModelRequest, CompressedMessages]:
         model = self._model_for(request)
         messages: list[BaseMessage] = list(request.messages)
-        has_system = request.system_message is not None
-        if has_system:
-            messages.insert(0, request.system_message)
-        out = compress_messages(messages, model=model, config=self.config, token_budget=self.token_budget)
-        new_messages = list(out.messages)
         system = request.system_message
-        if has_system and new_messages and isinstance(new_messages[0], SystemMessage):
+        if system is not None:
+            messages.insert(0, system)
+        out = compress_messages(messages, model=model, config=self.config, token_budget=self.token_budget)
+        new_messages: list[Any] = list(out.messages)
+        if system is not None and new_messages and isinstance(new_messages[0], SystemMessage):
             system = new_messages.pop(0)
         return request.override(messages=new_messages, system_message=system), out
 
@@ -130,7 +136,7 @@ class HeadroomMiddleware(AgentMiddleware):
     ) -> tuple[ToolMessage, ToolOutputResult | None]:
         if message.name == RETRIEVE_TOOL_NAME or request.tool_call.get("name") == RETRIEVE_TOOL_NAME:
             return message, None  # what the model asked to see again must reach it whole
-        if message.status == "error":
+        if message.status == "error" or managed_by_langchain(message):
             return message, None
         result = compress_tool_content(
             message.content,

@@ -1,48 +1,49 @@
-"""`HeadroomRetrieveTool`: lets the model fetch what Headroom left out (CCR)."""
+"""`HeadroomRetrieveTool`: lets the model fetch what Headroom left out (CCR).
+
+A thin wrapper over `headroom_core.retrieval_answer`: the same description, argument
+schema and answers as the LlamaIndex tool, the proxy and the MCP server.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from headroom_core import RETRIEVE_TOOL_NAME, CCRKeyNotFoundError, CCRStoreError, retrieve
-from headroom_integrations.langchain._messages import check_config
-
-_DESCRIPTION = (
-    "Fetch content that Headroom compressed away. Compressed tool outputs contain markers like "
-    '[headroom: 1,843 items omitted; retrieve with headroom_retrieve(key="...")]. Call this tool '
-    "with that key to get the full original back, or add a `query` (and optionally `limit`) to "
-    "get only the stored items or lines that match it."
+from headroom_core import (
+    RETRIEVE_TOOL_DESCRIPTION,
+    RETRIEVE_TOOL_NAME,
+    RETRIEVE_TOOL_PARAMETERS,
+    retrieval_answer,
 )
-
-
-class HeadroomRetrieveInput(BaseModel):
-    """Arguments of `headroom_retrieve`."""
-
-    key: str = Field(description="The key from a headroom marker, e.g. 3f9a0c... (24 hex characters).")
-    query: str | None = Field(
-        default=None, description="Optional search words: return only the stored items/lines matching them."
-    )
-    limit: int | None = Field(default=None, ge=1, description="Optional: at most this many items/lines.")
+from headroom_integrations.langchain._messages import check_config
 
 
 class HeadroomRetrieveTool(BaseTool):
     """The CCR retrieve tool, named `headroom_retrieve` to match the markers.
 
-    Returns the stored original (or, with `query`/`limit`, the matching items or lines).
-    Unknown or expired keys produce a clear message for the model, not an exception.
+    Returns the stored original (or, with `query`/`limit`, the matching items or lines),
+    capped at `max_tokens` (None: `headroom_core`'s default cap). A missing or unknown key,
+    an expired entry, a query that matches nothing or an unreadable store come back as a
+    sentence for the model, never as an exception. The argument schema is the JSON schema
+    `headroom_core.RETRIEVE_TOOL_PARAMETERS`; validation is `retrieval_answer`'s, so a bad
+    argument also gets an answer the model can act on.
     """
 
     name: str = RETRIEVE_TOOL_NAME
-    description: str = _DESCRIPTION
-    args_schema: type[BaseModel] = HeadroomRetrieveInput
+    description: str = RETRIEVE_TOOL_DESCRIPTION
+    args_schema: Any = Field(default_factory=lambda: copy.deepcopy(RETRIEVE_TOOL_PARAMETERS))
     headroom_config: Any = Field(default=None, exclude=True)
     """Where the CCR store is (`HeadroomConfig.ccr_store` / `ccr_path`); None: the default store."""
     store: Any = Field(default=None, exclude=True)
     """An explicit CCR store; overrides `headroom_config`."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Cap on one answer, in tokens of `model`; None: `headroom_core`'s default."""
+    model: str = "gpt-4o"
+    """Model whose tokenizer counts the cap."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -50,33 +51,29 @@ class HeadroomRetrieveTool(BaseTool):
 
     def _run(
         self,
-        key: str,
-        query: str | None = None,
-        limit: int | None = None,
+        key: Any = None,
+        query: Any = None,
+        limit: Any = None,
         run_manager: CallbackManagerForToolRun | None = None,
+        **unexpected: Any,
     ) -> str:
-        try:
-            found = retrieve(key, query=query, limit=limit, store=self.store, config=self.headroom_config)
-        except CCRKeyNotFoundError:
-            return (
-                f"No stored content for key {key!r}: the key is unknown, or its entry expired or was "
-                "evicted. Continue with the compressed content you already have."
-            )
-        except CCRStoreError as exc:
-            return f"The stored content for key {key!r} cannot be read ({exc})."
-        if query is not None and found in ("", "[]"):
-            return (
-                f"Nothing stored under key {key!r} matches the query {query!r}. "
-                "Call again without a query to get the whole original."
-            )
-        return found
+        return retrieval_answer(
+            key,
+            query,
+            limit,
+            max_tokens=self.max_tokens,
+            config=self.headroom_config,
+            store=self.store,
+            model=self.model,
+        )
 
     async def _arun(
         self,
-        key: str,
-        query: str | None = None,
-        limit: int | None = None,
+        key: Any = None,
+        query: Any = None,
+        limit: Any = None,
         run_manager: Any = None,
+        **unexpected: Any,
     ) -> str:
         # A CCR lookup is a small local read (memory or SQLite); no need for a thread.
         return self._run(key, query, limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.prompt_values import ChatPromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
@@ -98,7 +99,9 @@ class HeadroomRunnable(RunnableSerializable[LanguageModelInput, ChatPromptValue]
             token_budget=self.token_budget,
         )
 
-    def _compress(self, input: LanguageModelInput, config: RunnableConfig) -> ChatPromptValue:
+    def _compress(
+        self, input: LanguageModelInput, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> ChatPromptValue:
         out = self.compress_with_report(input)
         result = out.result
         _events.report(
@@ -111,7 +114,9 @@ class HeadroomRunnable(RunnableSerializable[LanguageModelInput, ChatPromptValue]
         )
         return ChatPromptValue(messages=out.messages)
 
-    async def _acompress(self, input: LanguageModelInput, config: RunnableConfig) -> ChatPromptValue:
+    async def _acompress(
+        self, input: LanguageModelInput, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> ChatPromptValue:
         # The engine is CPU-bound and synchronous: run it off the event loop.
         out = await run_in_executor(config, self.compress_with_report, input)
         result = out.result

@@ -13,7 +13,7 @@ fetch it with `headroom_retrieve`); the uncompressed output can also ride along 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.messages import ToolMessage
@@ -43,7 +43,7 @@ class HeadroomCompressedTool(BaseTool):
     """Steers relevance (e.g. which rows of a table to keep); None: no query."""
     headroom_config: Any = Field(default=None, exclude=True)
     keep_original_in_artifact: bool = True
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -159,6 +159,14 @@ def wrap_tools(
     """`compress_tool_output` for each tool; the retrieve tool itself is left as it is."""
     from headroom_core import RETRIEVE_TOOL_NAME
 
+    if isinstance(tools, (str, bytes, BaseTool)) or not isinstance(tools, Sequence):
+        raise TypeError(f"wrap_tools() expected a list of LangChain tools, got {type(tools).__name__}")
+    for i, t in enumerate(tools):
+        if not isinstance(t, BaseTool):
+            raise TypeError(
+                f"wrap_tools(): item {i} is a {type(t).__name__}, not a LangChain BaseTool; "
+                "wrap plain functions with langchain_core.tools.tool first"
+            )
     return [
         t
         if t.name == RETRIEVE_TOOL_NAME

@@ -31,6 +31,7 @@ from headroom_integrations.llamaindex.tools import (
     compress_tool,
     headroom_retrieve_tool,
 )
+from headroom_integrations.llamaindex.usage import HeadroomUsageHandler
 
 __all__ = [
     "CCR_KEY_METADATA",
@@ -39,6 +40,7 @@ __all__ = [
     "HeadroomNodePostprocessor",
     "HeadroomRetrieveArgs",
     "HeadroomTool",
+    "HeadroomUsageHandler",
     "NodeFit",
     "OmittedNode",
     "chat_messages_to_openai",

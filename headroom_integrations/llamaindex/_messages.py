@@ -9,11 +9,14 @@ survive untouched.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock, ToolCallBlock
+
+logger = logging.getLogger("headroom.llamaindex")
 
 SOURCE_INDEX_KEY = "headroom_source_index"
 """Extra key on each converted dict: position of the ChatMessage it came from."""
@@ -164,7 +167,8 @@ def _replace_parts(message: ChatMessage, parts: list[Any]) -> ChatMessage:
         elif after.get("type") == "image_url":
             try:
                 replacement[id(block)] = ImageBlock(url=str(after["image_url"]["url"]))
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError) as exc:
+                logger.warning("keeping the original image block: the compressed one is unusable (%s)", exc)
                 continue
     blocks = [replacement.get(id(b), b) for b in message.blocks]
     return message.model_copy(update={"blocks": blocks})
@@ -195,6 +199,7 @@ def from_openai(dicts: Sequence[Mapping[str, Any]], originals: Sequence[ChatMess
         try:
             message_role = MessageRole(role)
         except ValueError:
+            logger.debug("unknown role %r in a message the engine wrote; using 'user'", role)
             message_role = MessageRole.USER
         out.append(ChatMessage(role=message_role, content=_text_of(entry.get("content"))))
     return out

@@ -8,6 +8,12 @@ history, and on every `get()` hands the messages to `headroom_core.compress(...,
 token_budget=...)`: tool outputs are compressed by content and the context manager
 shrinks or drops the least important turns, stashing what it drops in CCR. Storage
 (`put`, `set`, `reset`, `get_all`) is the wrapped memory's, untouched.
+
+Prefix stability: what `get()` returns on one turn begins, byte for byte, with what it
+returned on the turn before (unless the budget forces turns out). An agent's tool results
+of the *current* run live in the agent's scratchpad, outside memory, and reach the LLM
+uncompressed until the run ends; wrap the tools with `compress_tool` too so that they are
+compressed from the first request on and every request extends the previous one.
 """
 
 from __future__ import annotations
@@ -25,14 +31,6 @@ from headroom_integrations.llamaindex._messages import from_openai, to_openai
 
 _KEEP_EVERYTHING = 1 << 40
 """Token limit for the default inner buffer: Headroom, not the buffer, decides what goes."""
-
-
-def _query_of(input: Any) -> str | None:
-    if isinstance(input, str):
-        return input or None
-    if isinstance(input, ChatMessage):
-        return input.content or None
-    return None
 
 
 class HeadroomChatMemory(BaseMemory):
@@ -78,25 +76,33 @@ class HeadroomChatMemory(BaseMemory):
     def fit(
         self, messages: list[ChatMessage], query: str | None = None
     ) -> tuple[list[ChatMessage], CompressResult]:
-        """Fit `messages` into the budget: the new messages and the engine's report."""
+        """Fit `messages` into the budget: the new messages and the engine's report.
+
+        Without `query`, each message is steered by the latest user text before it, so a
+        message compresses the same way on every turn (the provider's prompt cache keeps
+        working). An explicit `query` steers every message and gives that up when it
+        changes from turn to turn.
+        """
         dicts = to_openai(messages)
         result = compress(dicts, self.model, query=query, config=self.config, token_budget=self.token_budget)
         return from_openai(result.messages, messages), result
 
-    def _fitted(self, messages: list[ChatMessage], input: Any) -> list[ChatMessage]:
+    def _fitted(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         if not messages:
             return []
-        return self.fit(list(messages), _query_of(input))[0]
+        return self.fit(list(messages))[0]
 
     # ------------------------------------------------------------------ BaseMemory
 
+    # `input` (the agent's new user message) is handed to the wrapped memory only: steering
+    # the compression of the whole history by it would change old messages every turn.
     def get(self, input: Any = None, **kwargs: Any) -> list[ChatMessage]:
-        return self._fitted(self.memory.get(input=input, **kwargs), input)
+        return self._fitted(self.memory.get(input=input, **kwargs))
 
     async def aget(self, input: Any = None, **kwargs: Any) -> list[ChatMessage]:
         messages = await self.memory.aget(input=input, **kwargs)
         # Counting and compressing is CPU work: keep it off the event loop.
-        return await asyncio.to_thread(self._fitted, messages, input)
+        return await asyncio.to_thread(self._fitted, messages)
 
     def get_all(self) -> list[ChatMessage]:
         return self.memory.get_all()

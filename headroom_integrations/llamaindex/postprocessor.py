@@ -4,30 +4,37 @@
     ...     node_postprocessors=[HeadroomNodePostprocessor(token_budget=3000)]
     ... )
 
-Ranking, near-duplicate removal, content-aware compression and trimming are the
-engine's (`headroom_core.chunks.fit_chunks`). This adapter only knows how LlamaIndex
-renders nodes for the LLM: each node's metadata header plus its text, joined by blank
-lines. It charges that framing to the budget, measures the rendered context with the
-budget's tokenizer, and re-asks the engine with a corrected budget when the framing made
-the first guess too tight or too loose.
+Ranking, near-duplicate removal, content-aware compression, trimming, charging each
+node's framing to the budget and announcing what was left out are the engine's
+(`headroom_core.chunks.fit_context`). This adapter only tells it how LlamaIndex renders a
+node for the LLM (its metadata header plus its text, nodes joined by blank lines) and
+turns the result back into nodes. Each call emits `HeadroomFitStartEvent` and
+`HeadroomFitEndEvent` through LlamaIndex's instrumentation dispatcher, inside the span
+the dispatcher opens around `_postprocess_nodes`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.base import BaseEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from pydantic import InstanceOf
 
-from headroom_core import HeadroomConfig, content_key, make_marker, store_original
-from headroom_core.chunks import ChunkResult, fit_chunks
-from headroom_integrations.llamaindex._tokens import TokenCounter, token_counter
+from headroom_core import HeadroomConfig
+from headroom_core.chunks import ChunkResult, ContextFit, fit_context
+from headroom_integrations.llamaindex._tokens import token_counter
+
+dispatcher = get_dispatcher(__name__)
+logger = logging.getLogger("headroom.llamaindex")
 
 CCR_KEY_METADATA = "headroom_ccr_key"
 """Metadata key of a trimmed node: the CCR key of its original text."""
@@ -38,9 +45,34 @@ OMITTED_IDS_METADATA = "headroom_omitted_node_ids"
 OMITTED_NODE_PREFIX = "headroom-omitted-"
 
 _SEPARATOR = "\n\n"  # LlamaIndex's synthesizers join node texts with a blank line
-_MAX_PASSES = 5
-_CLOSE_ENOUGH = 8  # tokens of unused budget not worth another engine pass
 _HIDDEN_KEYS = (CCR_KEY_METADATA, REASON_METADATA, OMITTED_IDS_METADATA)
+
+
+class HeadroomFitStartEvent(BaseEvent):
+    """Emitted before `HeadroomNodePostprocessor` fits nodes into its budget."""
+
+    query: str | None
+    nodes: list[NodeWithScore]
+    token_budget: int
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HeadroomFitStartEvent"
+
+
+class HeadroomFitEndEvent(BaseEvent):
+    """Emitted with what `HeadroomNodePostprocessor` handed on and what it left out."""
+
+    nodes: list[NodeWithScore]
+    tokens_before: int
+    context_tokens: int
+    token_budget: int
+    omitted_node_ids: list[str]
+    omitted_key: str | None
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HeadroomFitEndEvent"
 
 
 @dataclass(frozen=True)
@@ -75,16 +107,6 @@ class NodeFit:
         return [n.node.node_id for n in self.nodes if not n.node.node_id.startswith(OMITTED_NODE_PREFIX)]
 
 
-@dataclass
-class _Attempt:
-    kept: list[ChunkResult]
-    omitted: list[tuple[int, str, str | None]]  # (input index, reason, ccr key)
-    nodes: list[NodeWithScore]
-    tokens: int
-    omitted_text: str | None
-    lossy: bool  # something was trimmed or dropped for lack of budget
-
-
 def _check_nodes(nodes: Any) -> list[NodeWithScore]:
     if isinstance(nodes, (str, bytes)) or not isinstance(nodes, Sequence):
         raise TypeError(f"expected a list of NodeWithScore, got {type(nodes).__name__}")
@@ -97,14 +119,17 @@ def _check_nodes(nodes: Any) -> list[NodeWithScore]:
 def _prior_scores(nodes: Sequence[NodeWithScore]) -> list[float] | None:
     """The retriever's scores; missing or non-finite ones rank below every real score."""
 
-    def usable(score: Any) -> bool:
-        return isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
+    def usable(score: Any) -> float | None:
+        if isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score):
+            return float(score)
+        return None
 
-    valid = [float(n.score) for n in nodes if usable(n.score)]
+    scores = [usable(n.score) for n in nodes]
+    valid = [s for s in scores if s is not None]
     if not valid:
         return None
     floor = min(valid)
-    return [float(n.score) if usable(n.score) else floor for n in nodes]
+    return [floor if s is None else s for s in scores]
 
 
 def _hide_from_llm(node: BaseNode, keys: Sequence[str]) -> None:
@@ -121,7 +146,8 @@ def _with_text(node: BaseNode, text: str) -> BaseNode:
         copy = node.model_copy(deep=True)
         copy.set_content(text)
         return copy
-    except (NotImplementedError, AttributeError, TypeError, ValueError):
+    except (NotImplementedError, AttributeError, TypeError, ValueError) as exc:
+        logger.debug("a %s cannot hold new text (%s): handing on a TextNode copy", type(node).__name__, exc)
         return TextNode(
             id_=node.node_id,
             text=text,
@@ -130,6 +156,29 @@ def _with_text(node: BaseNode, text: str) -> BaseNode:
             excluded_embed_metadata_keys=list(node.excluded_embed_metadata_keys),
             relationships=dict(node.relationships),
         )
+
+
+def _trimmed_node(original: NodeWithScore, result: ChunkResult) -> NodeWithScore:
+    node = _with_text(original.node, result.text)
+    if result.ccr_key is not None:
+        node.metadata[CCR_KEY_METADATA] = result.ccr_key
+    node.metadata[REASON_METADATA] = result.reason
+    _hide_from_llm(node, (CCR_KEY_METADATA, REASON_METADATA))
+    return NodeWithScore(node=node, score=original.score)
+
+
+def _note_node(nodes: list[NodeWithScore], fitted: ContextFit) -> NodeWithScore:
+    assert fitted.note is not None and fitted.note_key is not None
+    node = TextNode(
+        id_=OMITTED_NODE_PREFIX + fitted.note_key,
+        text=fitted.note,
+        metadata={
+            CCR_KEY_METADATA: fitted.note_key,
+            OMITTED_IDS_METADATA: [nodes[r.index].node.node_id for r in fitted.omitted if r.ccr_key],
+        },
+    )
+    _hide_from_llm(node, _HIDDEN_KEYS)
+    return NodeWithScore(node=node, score=None)
 
 
 class HeadroomNodePostprocessor(BaseNodePostprocessor):
@@ -173,6 +222,10 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     note_omitted: bool = Field(
         default=True, description="Append a note node with a CCR marker for the omitted passages."
     )
+    strategy: Literal["extractive", "llmlingua2"] = Field(
+        default="extractive",
+        description="Prose compression: whole sentences, or words dropped by LLMLingua-2 (llmlingua extra).",
+    )
 
     @classmethod
     def class_name(cls) -> str:
@@ -200,169 +253,52 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
             query = query.query_str
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a str, a QueryBundle or None, got {type(query).__name__}")
-        budget = self.token_budget
-        if not nodes:
-            return NodeFit([], 0, 0, budget)
-        config = self.config if self.config is not None else HeadroomConfig()
-        count = token_counter(self.model, self.tokenizer)
-        texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        rendered = [n.node.get_content(metadata_mode=self.metadata_mode) for n in nodes]
-        tokens_before = count(_SEPARATOR.join(rendered))
-        scores = _prior_scores(nodes)
-
-        # First guess at the engine's budget: the budget minus the framing (metadata header,
-        # separator) of about as many nodes as are likely to fit, and room for the note.
-        # Later passes correct the guess by the measured slack.
-        separator = count(_SEPARATOR)
-        text_tokens = [count(t) for t in texts]
-        framing = [max(0, count(r) - n) + separator for r, n in zip(rendered, text_tokens)]
-        mean_cost = (sum(text_tokens) + sum(framing)) / len(nodes)
-        likely_kept = min(len(nodes), math.ceil(budget / max(mean_cost, 1.0)) + 1)
-        reserve = math.ceil(sum(framing) / len(nodes) * likely_kept)
-        note = count(make_marker(f"{len(nodes)} passages omitted to fit the budget", "0" * 24))
-        engine_budget = max(0, budget - reserve - note - separator)
-
-        best: _Attempt | None = None
-        last: _Attempt | None = None
-        tried: set[int] = set()
-        for _ in range(_MAX_PASSES):
-            if engine_budget in tried:
-                break
-            tried.add(engine_budget)
-            results = fit_chunks(
-                texts,
-                token_budget=engine_budget,
-                query=query or None,
-                model=self.model,
-                config=config,
-                scores=scores,
-                duplicate_threshold=self.duplicate_threshold,
-                query_weight=self.query_weight,
-                compress_all=self.compress_all,
+        dispatcher.event(HeadroomFitStartEvent(query=query, nodes=nodes, token_budget=self.token_budget))
+        fitted = self._fit(nodes, query)
+        dispatcher.event(
+            HeadroomFitEndEvent(
+                nodes=fitted.nodes,
+                tokens_before=fitted.tokens_before,
+                context_tokens=fitted.context_tokens,
+                token_budget=fitted.token_budget,
+                omitted_node_ids=[o.node_id for o in fitted.omitted],
+                omitted_key=fitted.omitted_key,
             )
-            # Nodes without text (an ImageNode) cost only their metadata: they stay, last.
-            kept = [r for r in results if not r.dropped] + [r for r in results if r.reason == "empty"]
-            omitted = [(r.index, r.reason, r.ccr_key) for r in results if r.dropped and r.reason != "empty"]
-            last = self._assemble(nodes, texts, kept, omitted, budget, count, config)
-            if last.tokens <= budget and (best is None or last.tokens > best.tokens):
-                best = last
-            slack = budget - last.tokens
-            if slack >= 0 and (slack <= _CLOSE_ENOUGH or not last.lossy):
-                break
-            engine_budget = self._next_engine_budget(engine_budget, kept, last.tokens, budget)
-        if best is None:
-            assert last is not None
-            best = self._shed(nodes, texts, last, budget, count, config)
-        return self._finish(nodes, texts, best, tokens_before, budget, config)
-
-    @staticmethod
-    def _next_engine_budget(engine_budget: int, kept: list[ChunkResult], used: int, budget: int) -> int:
-        """The engine's next budget (its own tokens) from the measured context (budget's tokens).
-
-        `ratio` converts the budget's tokenizer into the engine's; it is about 1 unless the
-        user's tokenizer counts very differently (words, characters, another vocabulary).
-        """
-        engine_used = sum(r.tokens for r in kept)
-        ratio = engine_used / used if engine_used > 0 and used > 0 else 1.0
-        slack = budget - used
-        if slack >= 0:  # offer the engine the unused room as well
-            return max(0, engine_budget + math.floor(slack * ratio))
-        # Shrink from what the engine actually used (else the same chunks come back), by
-        # the overshoot or proportionally, whichever cuts more.
-        proportional = math.floor(engine_used * budget / used) if used > 0 else 0
-        by_overshoot = engine_used + slack
-        return max(0, min(by_overshoot, proportional) if by_overshoot > 0 else proportional)
-
-    def _assemble(
-        self,
-        nodes: list[NodeWithScore],
-        texts: list[str],
-        kept: list[ChunkResult],
-        omitted: list[tuple[int, str, str | None]],
-        budget: int,
-        count: TokenCounter,
-        config: HeadroomConfig,
-    ) -> _Attempt:
-        out: list[NodeWithScore] = []
-        for r in kept:
-            original = nodes[r.index]
-            if not r.trimmed:
-                out.append(original)
-                continue
-            node = _with_text(original.node, r.text)
-            if r.ccr_key is not None:
-                node.metadata[CCR_KEY_METADATA] = r.ccr_key
-            node.metadata[REASON_METADATA] = r.reason
-            _hide_from_llm(node, (CCR_KEY_METADATA, REASON_METADATA))
-            out.append(NodeWithScore(node=node, score=original.score))
-        lost = [(i, reason) for i, reason, _ in omitted if texts[i].strip()]
-        omitted_text = None
-        if lost and self.note_omitted and config.ccr_enabled:
-            omitted_text = _SEPARATOR.join(texts[i] for i, _ in lost)
-            out.append(self._note_node(nodes, lost, omitted_text, budget))
-        tokens = count(_SEPARATOR.join(n.node.get_content(metadata_mode=self.metadata_mode) for n in out))
-        lossy = any(r.trimmed for r in kept) or any(reason == "over_budget" for _, reason, _ in omitted)
-        return _Attempt(kept, omitted, out, tokens, omitted_text, lossy)
-
-    def _note_node(
-        self, nodes: list[NodeWithScore], lost: list[tuple[int, str]], omitted_text: str, budget: int
-    ) -> NodeWithScore:
-        key = content_key(omitted_text)
-        duplicates = sum(1 for _, reason in lost if reason == "duplicate")
-        what = f"{len(lost)} lower-ranked retrieved passage{'s' if len(lost) != 1 else ''} omitted"
-        what += f" to fit a {budget:,}-token budget"
-        if duplicates:
-            what += f" ({duplicates} near-duplicate{'s' if duplicates != 1 else ''})"
-        node = TextNode(
-            id_=OMITTED_NODE_PREFIX + key,
-            text=make_marker(what, key),
-            metadata={
-                CCR_KEY_METADATA: key,
-                OMITTED_IDS_METADATA: [nodes[i].node.node_id for i, _ in lost],
-            },
         )
-        _hide_from_llm(node, _HIDDEN_KEYS)
-        return NodeWithScore(node=node, score=None)
+        return fitted
 
-    def _shed(
-        self,
-        nodes: list[NodeWithScore],
-        texts: list[str],
-        attempt: _Attempt,
-        budget: int,
-        count: TokenCounter,
-        config: HeadroomConfig,
-    ) -> _Attempt:
-        """Last resort when no engine pass fit (a foreign tokenizer, huge metadata headers).
+    def _fit(self, nodes: list[NodeWithScore], query: str | None) -> NodeFit:
+        if not nodes:
+            return NodeFit([], 0, 0, self.token_budget)
+        texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
 
-        Drops the lowest-ranked kept nodes until the rest fits; then the note itself.
-        """
-        kept, omitted = list(attempt.kept), list(attempt.omitted)
-        current = attempt
-        while current.tokens > budget and kept:
-            dropped = kept.pop()
-            omitted.insert(0, (dropped.index, "over_budget", None))
-            current = self._assemble(nodes, texts, kept, omitted, budget, count, config)
-        if current.tokens > budget:  # the note alone does not fit: leave it out
-            current = _Attempt([], omitted, [], 0, None, True)
-        return current
+        def render(index: int, text: str) -> str:
+            node = nodes[index].node if text == texts[index] else _with_text(nodes[index].node, text)
+            return node.get_content(metadata_mode=self.metadata_mode)
 
-    def _finish(
-        self,
-        nodes: list[NodeWithScore],
-        texts: list[str],
-        attempt: _Attempt,
-        tokens_before: int,
-        budget: int,
-        config: HeadroomConfig,
-    ) -> NodeFit:
-        omitted: list[OmittedNode] = []
-        for i, reason, key in attempt.omitted:
-            if key is None and config.ccr_enabled and texts[i].strip():
-                key = store_original(texts[i], unit="line", config=config)
-            omitted.append(OmittedNode(nodes[i].node.node_id, nodes[i].score, reason, key))
-        omitted_key = None
-        if attempt.omitted_text is not None and config.ccr_enabled:
-            # Whole passages joined by blank lines: `retrieve(key, query=...)` searches paragraphs.
-            omitted_key = store_original(attempt.omitted_text, unit="block", config=config)
-        return NodeFit(attempt.nodes, attempt.tokens, tokens_before, budget, omitted, omitted_key)
+        fitted = fit_context(
+            texts,
+            token_budget=self.token_budget,
+            query=query or None,
+            model=self.model,
+            config=self.config,
+            scores=_prior_scores(nodes),
+            render=render,
+            separator=_SEPARATOR,
+            count=token_counter(self.model, self.tokenizer),
+            note_omitted=self.note_omitted,
+            duplicate_threshold=self.duplicate_threshold,
+            query_weight=self.query_weight,
+            compress_all=self.compress_all,
+            strategy=self.strategy,
+        )
+        out = [_trimmed_node(nodes[r.index], r) if r.trimmed else nodes[r.index] for r in fitted.kept]
+        if fitted.note is not None:
+            out.append(_note_node(nodes, fitted))
+        omitted = [
+            OmittedNode(nodes[r.index].node.node_id, nodes[r.index].score, r.reason, r.ccr_key)
+            for r in fitted.omitted
+        ]
+        return NodeFit(
+            out, fitted.context_tokens, fitted.tokens_before, fitted.token_budget, omitted, fitted.note_key
+        )

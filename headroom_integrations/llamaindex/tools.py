@@ -7,48 +7,46 @@ Give an agent `compress_tool(your_tool, config=config)` instead of `your_tool`, 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import TextBlock
-from llama_index.core.bridge.pydantic import BaseModel, Field, ValidationError
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict
 from llama_index.core.tools import AsyncBaseTool, BaseTool, FunctionTool, ToolMetadata, ToolOutput
 from llama_index.core.tools.types import adapt_to_async_tool
 
 from headroom_core import (
+    RETRIEVE_TOOL_DESCRIPTION,
     RETRIEVE_TOOL_NAME,
-    CCRKeyNotFoundError,
+    RETRIEVE_TOOL_PARAMETERS,
     CCRStore,
-    CCRStoreError,
     HeadroomConfig,
     compress_text,
-    count_tokens,
-    retrieve,
+    retrieval_answer,
 )
 
-RETRIEVE_DESCRIPTION = (
-    "Fetch content that Headroom left out of your context. Parts of tool outputs or "
-    "retrieved passages may have been replaced by a marker like [headroom: 40 items omitted; "
-    'retrieve with headroom_retrieve(key="3f9a0c...")]. Call this tool with that key to get '
-    "the original back. Pass `query` to get only the stored lines or items that match it, "
-    "and `limit` to cap how many come back; with neither you get the full original."
-)
+
+def _agreed_schema(schema: dict[str, Any], model: type) -> None:
+    schema.clear()
+    schema.update(copy.deepcopy(RETRIEVE_TOOL_PARAMETERS))
 
 
 class HeadroomRetrieveArgs(BaseModel):
-    """Arguments of the `headroom_retrieve` tool."""
+    """Arguments of the `headroom_retrieve` tool.
 
-    key: str = Field(
-        description='The key from a Headroom marker, e.g. the "3f9a0c..." in headroom_retrieve(key="3f9a0c...").',
-        min_length=8,
-        max_length=80,
-    )
-    query: str | None = Field(
-        default=None, description="Optional: only return the stored lines or items that match this text."
-    )
-    limit: int | None = Field(
-        default=None, ge=1, le=10_000, description="Optional: at most this many lines or items."
-    )
+    Its JSON schema is exactly `headroom_core.RETRIEVE_TOOL_PARAMETERS` (what every
+    Headroom retrieve tool shows a model). The fields are lenient on purpose: checking
+    them is `retrieval_answer`'s job, which answers a bad argument with a sentence the
+    model can act on instead of an exception.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_agreed_schema)
+
+    key: Any = None
+    query: Any = None
+    limit: Any = None
 
 
 def headroom_retrieve_tool(
@@ -56,19 +54,20 @@ def headroom_retrieve_tool(
     *,
     store: CCRStore | None = None,
     name: str = RETRIEVE_TOOL_NAME,
-    description: str = RETRIEVE_DESCRIPTION,
+    description: str = RETRIEVE_TOOL_DESCRIPTION,
     max_tokens: int | None = None,
     model: str = "gpt-4o",
 ) -> FunctionTool:
     """A `FunctionTool` named `headroom_retrieve` that returns what Headroom omitted.
 
-    Use the same `config` (or `store`) as the compression that produced the markers, so
-    the tool reads the store the originals were written to. Unknown or expired keys and
-    invalid arguments come back as a plain explanation for the agent, never an exception.
+    A thin wrapper over `headroom_core.retrieval_answer`. Use the same `config` (or
+    `store`) as the compression that produced the markers, so the tool reads the store
+    the originals were written to. Unknown or expired keys and invalid arguments come
+    back as a plain explanation for the agent, never an exception.
 
-    `max_tokens` caps one answer (counted for `model`): a longer original comes back as
-    its first lines plus a note asking for a `query` or `limit`. The stored original is
-    never changed, so a narrower call still gets any part of it.
+    `max_tokens` caps one answer (counted for `model`; None: `headroom_core`'s default
+    cap): a longer answer comes back as its first items or lines plus a note saying how
+    to narrow the next call. The stored original is never changed.
     """
     if max_tokens is not None and (
         isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
@@ -79,64 +78,17 @@ def headroom_retrieve_tool(
     if store is not None and not isinstance(store, CCRStore):
         raise TypeError("store must implement CCRStore (put(key, bytes) and get(key))")
 
-    def headroom_retrieve(key: str, query: str | None = None, limit: int | None = None) -> str:
-        try:
-            args = HeadroomRetrieveArgs(key=key, query=query, limit=limit)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return f"Invalid arguments for {name}: {problems}."
-        wanted = args.key.strip().strip('"').lower()
-        try:
-            text = retrieve(wanted, args.query or None, args.limit, store=store, config=config)
-        except CCRKeyNotFoundError:
-            return (
-                f'No stored content for key "{wanted}": the key is unknown, or the entry expired '
-                "or was evicted. Check that you copied the key exactly from a headroom marker; "
-                "otherwise continue with the context you have."
-            )
-        except CCRStoreError as exc:
-            return f'The stored content for key "{wanted}" cannot be read ({exc}).'
-        if not text and args.query:
-            return (
-                f'Nothing stored under key "{wanted}" matches the query {args.query!r}. '
-                "Call again without `query` to get the full original."
-            )
-        if max_tokens is not None:
-            return _capped(text, max_tokens, model, wanted)
-        return text
+    def headroom_retrieve(key: Any = None, query: Any = None, limit: Any = None, **unexpected: Any) -> str:
+        return retrieval_answer(
+            key, query, limit, max_tokens=max_tokens, config=config, store=store, model=model
+        )
 
     return FunctionTool.from_defaults(
         fn=headroom_retrieve, name=name, description=description, fn_schema=HeadroomRetrieveArgs
     )
 
 
-def _capped(text: str, max_tokens: int, model: str, key: str) -> str:
-    """`text` if it fits `max_tokens`, else its longest run of first lines that does, plus a note."""
-    if count_tokens(text, model) <= max_tokens:
-        return text
-    total = text.count("\n") + 1
-    lines = text.split("\n")
-    note = (
-        f'\n[only the first {{shown}} of {total:,} lines fit; call headroom_retrieve(key="{key}") '
-        "again with `query` (and `limit`) to get the lines you need]"
-    )
-    lo, hi = 0, len(lines)
-    while lo < hi:  # binary search: the most first lines that fit with the note
-        mid = (lo + hi + 1) // 2
-        if count_tokens("\n".join(lines[:mid]) + note.format(shown=mid), model) <= max_tokens:
-            lo = mid
-        else:
-            hi = mid - 1
-    return "\n".join(lines[:lo]) + note.format(shown=lo)
-
-
 # ---------------------------------------------------------------------- compressed tool output
-
-
-def _query_from_arguments(kwargs: Mapping[str, Any]) -> str | None:
-    """What the agent asked the tool for: its string arguments (a search phrase, a path)."""
-    words = [v for v in kwargs.values() if isinstance(v, str) and v.strip()]
-    return " ".join(words) or None
 
 
 def _compress_output(
@@ -149,16 +101,16 @@ def _compress_output(
 ) -> ToolOutput:
     if output.is_error or not any(isinstance(b, TextBlock) for b in output.blocks):
         return output
+    # Minimum size and the default query (the call's own arguments) are compress_text's policy.
     arguments = {k: v for k, v in kwargs.items() if isinstance(k, str)}
-    steer = query if query is not None else _query_from_arguments(arguments)
     changed = False
     blocks: list[Any] = []
     for block in output.blocks:
-        if isinstance(block, TextBlock) and count_tokens(block.text, model) >= config.min_tokens:
+        if isinstance(block, TextBlock):
             result = compress_text(
                 block.text,
                 model=model,
-                query=steer,
+                query=query,
                 config=config,
                 tool_name=output.tool_name,
                 tool_args=arguments,
@@ -186,6 +138,26 @@ def _call_kwargs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any
     return kwargs
 
 
+@dataclass(frozen=True)
+class _OutputCompressor:
+    """What both wrappers do with a finished call: compress its `ToolOutput`."""
+
+    model: str
+    config: HeadroomConfig
+    query: str | None
+
+    def __call__(self, output: ToolOutput, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolOutput:
+        return _compress_output(
+            output, _call_kwargs(args, kwargs), model=self.model, config=self.config, query=self.query
+        )
+
+    async def acompress(
+        self, output: ToolOutput, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ToolOutput:
+        # Tokenizing and compressing is CPU work: keep it off the event loop.
+        return await asyncio.to_thread(self, output, args, kwargs)
+
+
 class HeadroomFunctionTool(FunctionTool):
     """A `FunctionTool` whose text output is compressed before the agent sees it.
 
@@ -205,26 +177,13 @@ class HeadroomFunctionTool(FunctionTool):
         self.requires_context = tool.requires_context
         self.ctx_param_name = tool.ctx_param_name
         self.wrapped = tool
-        self._model = model
-        self._config = config if config is not None else HeadroomConfig()
-        self._query = query
+        self._compress = _OutputCompressor(model, config if config is not None else HeadroomConfig(), query)
 
     def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        output = self.wrapped.call(*args, **kwargs)
-        return _compress_output(
-            output, _call_kwargs(args, kwargs), model=self._model, config=self._config, query=self._query
-        )
+        return self._compress(self.wrapped.call(*args, **kwargs), args, kwargs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        output = await self.wrapped.acall(*args, **kwargs)
-        return await asyncio.to_thread(
-            _compress_output,
-            output,
-            _call_kwargs(args, kwargs),
-            model=self._model,
-            config=self._config,
-            query=self._query,
-        )
+        return await self._compress.acompress(await self.wrapped.acall(*args, **kwargs), args, kwargs)
 
 
 class HeadroomTool(AsyncBaseTool):
@@ -240,30 +199,17 @@ class HeadroomTool(AsyncBaseTool):
     ) -> None:
         self.wrapped = tool
         self._async = adapt_to_async_tool(tool)
-        self._model = model
-        self._config = config if config is not None else HeadroomConfig()
-        self._query = query
+        self._compress = _OutputCompressor(model, config if config is not None else HeadroomConfig(), query)
 
     @property
     def metadata(self) -> ToolMetadata:
         return self.wrapped.metadata
 
     def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        output = self._async.call(*args, **kwargs)
-        return _compress_output(
-            output, _call_kwargs(args, kwargs), model=self._model, config=self._config, query=self._query
-        )
+        return self._compress(self._async.call(*args, **kwargs), args, kwargs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        output = await self._async.acall(*args, **kwargs)
-        return await asyncio.to_thread(
-            _compress_output,
-            output,
-            _call_kwargs(args, kwargs),
-            model=self._model,
-            config=self._config,
-            query=self._query,
-        )
+        return await self._compress.acompress(await self._async.acall(*args, **kwargs), args, kwargs)
 
 
 def compress_tool(

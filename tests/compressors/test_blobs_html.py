@@ -16,25 +16,15 @@ from headroom_core import (
     HeadroomConfig,
     MemoryCCRStore,
     compress_text,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
-from headroom_core.compressors import CompressContext, get_compressor
+from headroom_core.compressors import get_compressor
 from headroom_core.compressors.blobs import BlobCompressor, sniff
 from headroom_core.compressors.html_text import HtmlCompressor, html_to_text
+from tests.support import make_ctx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-def make_ctx(store: MemoryCCRStore | None = None) -> CompressContext:
-    config = HeadroomConfig(ccr_store=store if store is not None else MemoryCCRStore())
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=config.ccr_store)
-
-
-def no_ccr_ctx() -> CompressContext:
-    config = HeadroomConfig(ccr_enabled=False)
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=None)
 
 
 def zip_bytes() -> bytes:
@@ -121,7 +111,7 @@ def test_plain_text_and_hex_digests_are_left_alone():
 
 def test_blob_without_ccr_is_left_alone():
     text = base64.b64encode(zip_bytes()).decode()
-    assert BlobCompressor().compress(text, no_ccr_ctx()) is None
+    assert BlobCompressor().compress(text, make_ctx(None)) is None
 
 
 def test_pipeline_routes_base64_to_blob():
@@ -204,7 +194,7 @@ def test_html_compressor_stashes_original():
     assert out.text.endswith(")]")
     assert len(parse_markers(out.text)) == 1
     assert retrieve(out.ccr_keys[0], store=store) == page
-    assert HtmlCompressor().compress(page, no_ccr_ctx()) is None
+    assert HtmlCompressor().compress(page, make_ctx(None)) is None
 
 
 def test_pipeline_routes_html():

@@ -16,30 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom_core import HeadroomConfig, MemoryCCRStore, get_tokenizer, parse_markers, retrieve
+from headroom_core import HeadroomConfig, MemoryCCRStore, parse_markers, retrieve
 from headroom_core._ccr import content_key
 from headroom_core.compressors import _treesitter as ts
 from headroom_core.compressors import get_compressor
-from headroom_core.compressors._base import CompressContext
 from headroom_core.compressors.code_compressor import CodeCompressor, detect_language
+from tests.support import TOKENIZER, make_ctx, openai_conversation
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CODE = FIXTURES / "code"
-TOKENIZER = get_tokenizer("gpt-4o")
-
-
-def make_ctx(store=None, *, query=None, path=None, config=None, can_drop=True) -> CompressContext:
-    if store is None and can_drop:
-        store = MemoryCCRStore()
-    config = config or HeadroomConfig(ccr_store=store)
-    return CompressContext(
-        config=config,
-        tokenizer=TOKENIZER,
-        store=store if can_drop else None,
-        query=query,
-        tool_name="read_file",
-        tool_args={"path": path} if path else None,
-    )
 
 
 def outer_functions(language: str, text: str) -> list[tuple[str, str]]:
@@ -170,7 +155,7 @@ def _methods(language: str, text: str) -> list[tuple[str, str]]:
 def test_python_outline_keeps_docstring_first_line_and_query_body():
     text, path = python_fixture()
     store = MemoryCCRStore()
-    out = CodeCompressor().compress(text, make_ctx(store, path=path, query="what does raw_decode do"))
+    out = CodeCompressor().compress(text, make_ctx(store, query="what does raw_decode do", path=path))
     assert out is not None
     assert reparses_clean("python", out.text)
     assert (
@@ -237,7 +222,7 @@ def test_real_third_party_sources(name, language, saved, query, kept):
         assert header in out.text, header
     assert retrieve(out.ccr_keys[0], store=store) == text
 
-    asked = CodeCompressor().compress(text, make_ctx(store, path=name, query=query))
+    asked = CodeCompressor().compress(text, make_ctx(store, query=query, path=name))
     assert asked is not None
     assert reparses_clean(language, asked.text)
     assert kept in asked.text
@@ -286,7 +271,7 @@ def test_tiny_bodies_are_not_elided():
 
 def test_lossless_mode_leaves_code_alone():
     text = (CODE / "kvstore.go").read_text()
-    assert CodeCompressor().compress(text, make_ctx(can_drop=False)) is None
+    assert CodeCompressor().compress(text, make_ctx(None)) is None
 
 
 def test_disabled_in_config():
@@ -522,21 +507,12 @@ def test_through_the_pipeline(monkeypatch):
 
     monkeypatch.setattr(_pipeline, "route", route)
     text = (FIXTURES / "go1.19_net_http_server.go").read_text()
-    messages = [
-        {"role": "user", "content": "How does serverHandler.ServeHTTP pick the handler?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "c1",
-                    "type": "function",
-                    "function": {"name": "read_file", "arguments": '{"path": "src/net/http/server.go"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": text},
-    ]
+    messages = openai_conversation(
+        text,
+        system=None,
+        question="How does serverHandler.ServeHTTP pick the handler?",
+        args={"path": "src/net/http/server.go"},
+    )
     store = MemoryCCRStore()
     result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=store))
     out = result.messages[2]["content"]
@@ -544,3 +520,97 @@ def test_through_the_pipeline(monkeypatch):
     assert "handler := sh.srv.Handler" in out
     assert result.ccr_keys and retrieve(result.ccr_keys[0], store=store) == text
     assert messages[2]["content"] == text  # the caller's messages are not mutated
+
+
+# --------------------------------------------------------------------------- large sources, identifiers
+
+_ELIDED = re.compile(r"^(?P<indent>[ \t]*)\.\.\.  # \[headroom: lines (?P<first>\d+)-(?P<last>\d+) omitted")
+
+
+def _big_python() -> str:
+    import typing
+
+    return inspect.getsource(typing)
+
+
+def test_a_source_above_max_chars_is_outlined_by_parts_with_true_line_numbers():
+    from headroom_core import CodeConfig
+
+    text = _big_python()  # ~120 KB: with max_chars=40 KB it is outlined in parts
+    store = MemoryCCRStore()
+    config = HeadroomConfig(ccr_store=store, code=CodeConfig(max_chars=40_000))
+    out = CodeCompressor().compress(text, make_ctx(store, config=config, path="typing.py"))
+    assert out is not None
+    assert "parts" in out.summary
+    assert retrieve(out.ccr_keys[0], store=store) == text
+    assert {m.key for m in parse_markers(out.text)} == set(out.ccr_keys)
+    original = text.split("\n")
+    ranges = []
+    for line in out.text.split("\n"):
+        m = _ELIDED.match(line)
+        if m:
+            first, last = int(m["first"]), int(m["last"])
+            # Lines of the whole file: the range starts at a statement at the elision's indent.
+            assert original[first - 1].startswith(m["indent"]) and original[first - 1].strip()
+            ranges.append((first, last))
+    assert len(ranges) > 30
+    # Cut between top-level definitions, the parts elide exactly what the whole file does.
+    whole = CodeCompressor().compress(text, make_ctx(MemoryCCRStore(), path="typing.py"))
+    whole_ranges = [
+        (int(m["first"]), int(m["last"])) for m in map(_ELIDED.match, whole.text.split("\n")) if m
+    ]
+    assert ranges == whole_ranges
+    again = CodeCompressor().compress(text, make_ctx(MemoryCCRStore(), config=config, path="typing.py"))
+    assert again is not None and again.text == out.text
+
+
+def test_parts_cut_between_top_level_definitions():
+    from headroom_core.compressors.code_compressor import _top_level_parts
+
+    text = _big_python()
+    parts = _top_level_parts(text, 20_000)
+    assert "".join(parts) == text
+    assert len(parts) > 5
+    for part in parts[1:]:
+        assert part[:1].strip() and part[0] not in ")]}"  # starts a top-level statement
+    assert all(len(p) <= 4 * 20_000 for p in parts)
+    # No blank line to cut at: cut at a line end, still lossless.
+    dense = "x = 1\n" * 50_000
+    parts = _top_level_parts(dense, 10_000)
+    assert "".join(parts) == dense and all(p.endswith("\n") for p in parts)
+
+
+def test_a_query_names_a_function_in_another_spelling():
+    def function(name: str, marker: str) -> str:
+        body = "".join(f"    value_{k} = source.get('{name}_{k}', {k})  # {marker}\n" for k in range(15))
+        return f'def {name}(source):\n    """Read {name}."""\n{body}    return value_0\n\n\n'
+
+    text = (
+        function("parse_markers", "kept") + function("unrelated_step", "elided") + function("other_step", "x")
+    )
+    from headroom_core import CodeConfig
+
+    for query in ("How does parseMarkers work?", "what does ParseMarkers do", "parse_markers?"):
+        store = MemoryCCRStore()
+        # Without BM25 bodies: the name alone must be recognised in either spelling.
+        config = HeadroomConfig(ccr_store=store, code=CodeConfig(relevant_bodies=0))
+        out = CodeCompressor().compress(text, make_ctx(store, query=query, config=config, path="m.py"))
+        assert out is not None, query
+        assert out.text.count("# kept") == 15, query
+        assert "# elided" not in out.text, query
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ("(" * 999 + "\n") * 200,
+        "{\nsome words of a log line here\n[\n" * 3000,
+        (":" * 50 + "\n" + "'" * 40 + "\n") * 2000,
+    ],
+    ids=["bracket-lines", "unclosed-brackets", "separators-and-quotes"],
+)
+def test_text_that_only_claims_to_be_code_is_left_alone(text):
+    # The router's language can be wrong (or forced); such text must not reach a full parse,
+    # whose error recovery is super-linear on bracket storms (timing lives in the benchmarks).
+    ctx = dataclasses.replace(make_ctx(path="x.py"), language="python")
+    assert CodeCompressor().compress(text, ctx) is None

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from text_ctx import make_ctx
 
 from headroom_core import HeadroomConfig, MemoryCCRStore, parse_markers, retrieve
 from headroom_core.compressors import get_compressor
 from headroom_core.compressors.diff_compressor import DiffCompressor
+from tests.support import make_ctx, openai_conversation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FLASK = (FIXTURES / "git_diff_flask_3.1.0..3.1.3.diff").read_text()
@@ -87,7 +87,7 @@ def test_registered_under_its_kind():
 
 
 def test_flask_diff_keeps_every_header_and_changed_line():
-    ctx = make_ctx(None)
+    ctx = make_ctx()
     out = DiffCompressor().compress(FLASK, ctx)
     assert out is not None
     assert retrieve(out.ccr_keys[0], store=ctx.store) == FLASK
@@ -102,7 +102,7 @@ def test_flask_diff_keeps_every_header_and_changed_line():
 
 
 def test_query_focus_keeps_named_file_and_counts_the_rest():
-    ctx = make_ctx("why did sessions.py change? the session should be marked as accessed")
+    ctx = make_ctx(query="why did sessions.py change? the session should be marked as accessed")
     out = DiffCompressor().compress(FLASK, ctx)
     assert out is not None
     before, after = file_sections(FLASK), file_sections(out.text)
@@ -124,13 +124,15 @@ def test_query_focus_keeps_named_file_and_counts_the_rest():
 
 def test_few_files_are_not_focused():
     two = FLASK.split("diff --git a/src/flask/app.py")[0]  # CHANGES.rst and __init__.py
-    out = DiffCompressor().compress(two, make_ctx("what changed in CHANGES.rst", diff_focus_min_files=6))
+    out = DiffCompressor().compress(
+        two, make_ctx(query="what changed in CHANGES.rst", text={"diff_focus_min_files": 6})
+    )
     assert out is not None
     assert "+if not t.TYPE_CHECKING:" in out.text
 
 
 def test_trimmed_flask_hunks_have_consistent_headers():
-    out = DiffCompressor().compress(FLASK, make_ctx(None, diff_context_lines=0))
+    out = DiffCompressor().compress(FLASK, make_ctx(text={"diff_context_lines": 0}))
     assert out is not None
     lines = out.text.split("\n")
     for i, line in enumerate(lines):
@@ -163,7 +165,7 @@ def test_lockfile_generated_and_binary_diffs_become_one_line():
         + "diff --git a/logo.png b/logo.png\nindex 1..2 100644\nBinary files a/logo.png and b/logo.png differ\n"
         + unified(code_old, code_new, "src/code.py")
     )
-    ctx = make_ctx(None)
+    ctx = make_ctx()
     out = DiffCompressor().compress(text, ctx)
     assert out is not None
     assert "(lockfile diff of package-lock.json: +400 -400 lines not shown)" in out.text
@@ -182,14 +184,14 @@ def test_git_binary_patch_is_summarized():
         + "\n\n"
         + unified([f"x{i}" for i in range(20)], [f"x{i}" if i != 5 else "y" for i in range(20)], "a.txt")
     )
-    out = DiffCompressor().compress(text, make_ctx(None))
+    out = DiffCompressor().compress(text, make_ctx())
     assert out is not None
     assert "(binary diff of img.bin:" in out.text
     assert "zcmeAS" not in out.text
 
 
 def test_no_ccr_means_no_change():
-    assert DiffCompressor().compress(FLASK, make_ctx(None, ccr=False)) is None
+    assert DiffCompressor().compress(FLASK, make_ctx(None)) is None
 
 
 @pytest.mark.parametrize(
@@ -204,7 +206,7 @@ def test_no_ccr_means_no_change():
     ids=["empty", "prose", "binary", "5MB-line", "bad-hunk"],
 )
 def test_bad_input_is_left_alone(text):
-    assert DiffCompressor().compress(text, make_ctx("x")) is None
+    assert DiffCompressor().compress(text, make_ctx(query="x")) is None
 
 
 def test_truncated_diff_keeps_the_partial_hunk():
@@ -213,7 +215,7 @@ def test_truncated_diff_keeps_the_partial_hunk():
         if "def test_session_accessed" in FLASK
         else FLASK[:20000]
     )
-    ctx = make_ctx(None)
+    ctx = make_ctx()
     out = DiffCompressor().compress(cut, ctx)
     assert out is not None
     assert retrieve(out.ccr_keys[0], store=ctx.store) == cut
@@ -224,7 +226,9 @@ def test_truncated_diff_keeps_the_partial_hunk():
 
 def test_deterministic():
     q = "sessions.py"
-    assert DiffCompressor().compress(FLASK, make_ctx(q)) == DiffCompressor().compress(FLASK, make_ctx(q))
+    assert DiffCompressor().compress(FLASK, make_ctx(query=q)) == DiffCompressor().compress(
+        FLASK, make_ctx(query=q)
+    )
 
 
 # --------------------------------------------------------------------------- properties
@@ -252,9 +256,9 @@ def test_property_trimmed_diff_still_applies(old, edits, context):
             else:
                 new[pos] = text
     diff = unified(old, new, n=5)
-    ctx = make_ctx(None, diff_context_lines=context)
+    ctx = make_ctx(text={"diff_context_lines": context})
     out = DiffCompressor().compress(diff, ctx)
-    again = DiffCompressor().compress(diff, make_ctx(None, diff_context_lines=context))
+    again = DiffCompressor().compress(diff, make_ctx(text={"diff_context_lines": context}))
     assert out == again
     if out is None:
         return
@@ -270,11 +274,11 @@ def test_property_slices_of_the_real_diff(data):
     stop = data.draw(st.integers(start + 1, len(lines)))
     query = data.draw(st.sampled_from([None, "sessions.py", "app.py and helpers.py", "tests"]))
     text = "\n".join(lines[start:stop])
-    ctx = make_ctx(query, diff_focus_min_files=2)
+    ctx = make_ctx(query=query, text={"diff_focus_min_files": 2})
     out = DiffCompressor().compress(text, ctx)
     if out is None:
         return
-    assert out == DiffCompressor().compress(text, make_ctx(query, diff_focus_min_files=2))
+    assert out == DiffCompressor().compress(text, make_ctx(query=query, text={"diff_focus_min_files": 2}))
     assert retrieve(out.ccr_keys[0], store=ctx.store) == text
     assert len(parse_markers(out.text)) == 1
     for line in text.split("\n"):
@@ -284,7 +288,7 @@ def test_property_slices_of_the_real_diff(data):
 
 def test_huge_diff_round_trips():
     text = FLASK * 40  # ~1.3 MB, 680 file sections
-    ctx = make_ctx("sessions.py")
+    ctx = make_ctx(query="sessions.py")
     out = DiffCompressor().compress(text, ctx)
     assert out is not None
     assert retrieve(out.ccr_keys[0], store=ctx.store) == text
@@ -294,21 +298,9 @@ def test_huge_diff_round_trips():
 def test_through_compress_in_an_agent_conversation():
     from headroom_core import compress
 
-    messages = [
-        {"role": "user", "content": "What changed in sessions.py?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "c1",
-                    "type": "function",
-                    "function": {"name": "bash", "arguments": '{"cmd": "git diff"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": FLASK},
-    ]
+    messages = openai_conversation(
+        FLASK, system=None, question="What changed in sessions.py?", tool="bash", args={"cmd": "git diff"}
+    )
     store = MemoryCCRStore()
     result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=store))
     compressed = result.messages[-1]["content"]
@@ -329,7 +321,7 @@ def test_git_log_patch_with_several_commits_and_no_newline_notes():
         "    Change the settings\n\n" + one + "\ncommit 2222222222222222222222222222222222222222\n"
         "Author: B <b@example.com>\nDate:   Tue Jan 2 2024\n\n    Drop row 7\n\n" + two
     )
-    ctx = make_ctx(None)
+    ctx = make_ctx()
     out = DiffCompressor().compress(text, ctx)
     assert out is not None
     assert retrieve(out.ccr_keys[0], store=ctx.store) == text
@@ -346,12 +338,12 @@ def test_git_log_patch_with_several_commits_and_no_newline_notes():
 
 @settings(max_examples=20, deadline=None)
 @given(
-    context=st.integers(-1, 8),
-    focus=st.integers(-1, 30),
+    context=st.integers(0, 8),
+    focus=st.integers(0, 30),
     query=st.sampled_from([None, "", "sessions.py", "helpers and ctx", "tests/test_basic.py app.py"]),
 )
 def test_property_any_settings_keep_every_file_header(context, focus, query):
-    ctx = make_ctx(query, diff_context_lines=context, diff_focus_min_files=focus)
+    ctx = make_ctx(query=query, text={"diff_context_lines": context, "diff_focus_min_files": focus})
     out = DiffCompressor().compress(FLASK, ctx)
     if out is None:
         return
@@ -366,9 +358,9 @@ def test_deleted_file_is_summarized_unless_named():
     lines = [f"keep line number {i} with some longer text" for i in range(20)]
     kept = unified(lines, [*lines[:3], "changed", *lines[4:]], "src/keep.py", n=8)
     text = deleted + kept
-    out = DiffCompressor().compress(text, make_ctx(None))
+    out = DiffCompressor().compress(text, make_ctx())
     assert out is not None
     assert "(deleted-file diff of old/legacy.py: +0 -50 lines not shown)" in out.text
     assert "legacy line 7" not in out.text
-    named = DiffCompressor().compress(text, make_ctx("why was old/legacy.py deleted?"))
+    named = DiffCompressor().compress(text, make_ctx(query="why was old/legacy.py deleted?"))
     assert named is not None and "-legacy line 7" in named.text

@@ -15,14 +15,13 @@ from headroom_core import (
     JsonConfig,
     MemoryCCRStore,
     compress,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
 from headroom_core._ccr import load
 from headroom_core.compressors import get_compressor
 from headroom_core.compressors._base import CompressContext
-from headroom_core.compressors.json_crusher import (
+from headroom_core.compressors.json import (
     TABLE_HEADER_PREFIX,
     TABLE_KEY,
     SmartCrusher,
@@ -30,19 +29,7 @@ from headroom_core.compressors.json_crusher import (
     expand_output,
     parse_table_text,
 )
-
-TOKENIZER = get_tokenizer("gpt-4o")
-
-
-def make_ctx(store: Any = "memory", query: str | None = None, **json_changes: Any) -> CompressContext:
-    if store == "memory":
-        store = MemoryCCRStore()
-    config = HeadroomConfig(
-        ccr_store=store if store is not None else None,
-        ccr_enabled=store is not None,
-        json=JsonConfig(**json_changes),
-    )
-    return CompressContext(config=config, tokenizer=TOKENIZER, store=store, query=query)
+from tests.support import TOKENIZER, make_ctx, openai_conversation
 
 
 def orders(n: int = 1200, seed: int = 7) -> list[dict[str, Any]]:
@@ -96,7 +83,7 @@ def test_registered_for_json_kind():
 def test_lossless_table_states_constant_and_template_once_and_expands_back():
     rows = orders(300)
     text = pretty(rows)
-    out = crush(text, make_ctx(target_ratio=0.9))
+    out = crush(text, make_ctx(json={"target_ratio": 0.9, "lossless_max_tokens": None}))
     assert out is not None and out.ccr_keys == ()
     assert out.text.startswith(TABLE_HEADER_PREFIX)
     table = parse_table_text(out.text)
@@ -111,7 +98,7 @@ def test_lossless_table_states_constant_and_template_once_and_expands_back():
 
 def test_nested_uniform_array_becomes_embedded_table_and_stays_json():
     doc = {"total_count": 40, "items": orders(40), "next": None}
-    out = crush(pretty(doc), make_ctx(target_ratio=0.9))
+    out = crush(pretty(doc), make_ctx(json={"target_ratio": 0.9}))
     assert out is not None
     parsed = orjson.loads(out.text)
     assert parsed["items"][TABLE_KEY].startswith("40 rows x 7 fields")
@@ -120,7 +107,7 @@ def test_nested_uniform_array_becomes_embedded_table_and_stays_json():
 
 def test_ccr_disabled_only_lossless():
     rows = orders(1500)
-    ctx = make_ctx(store=None, target_ratio=0.05)
+    ctx = make_ctx(None, json={"target_ratio": 0.05})
     assert not ctx.can_drop
     out = crush(pretty(rows), ctx)
     assert out is not None and out.ccr_keys == ()
@@ -130,7 +117,7 @@ def test_ccr_disabled_only_lossless():
 
 def test_ccr_disabled_without_table_form_is_minified_json():
     rows = orders(50)
-    out = crush(pretty(rows), make_ctx(store=None, allow_table_form=False))
+    out = crush(pretty(rows), make_ctx(None, json={"allow_table_form": False}))
     assert out is not None
     assert out.text == orjson.dumps(rows).decode()
 
@@ -140,7 +127,7 @@ def test_ccr_disabled_without_table_form_is_minified_json():
 
 def lossy(rows: Any, query: str | None = None, **changes: Any) -> tuple[Any, CompressContext]:
     changes.setdefault("target_ratio", 0.05)
-    ctx = make_ctx(query=query, **changes)
+    ctx = make_ctx(query=query, json=changes)
     out = crush(pretty(rows), ctx)
     assert out is not None
     return out, ctx
@@ -247,7 +234,7 @@ def test_round_trip_is_byte_identical_and_dropped_items_are_retrievable(store_ki
     rows = orders(500)
     rows[10]["customer"] = "Zoë Ünïcødé ✓"
     text = pretty({"data": {"orders": rows}}) + "\n"
-    ctx = make_ctx(store=store, target_ratio=0.05)
+    ctx = make_ctx(store, json={"target_ratio": 0.05})
     out = crush(text, ctx)
     assert out is not None and len(out.ccr_keys) == 1
     key = out.ccr_keys[0]
@@ -276,7 +263,7 @@ def test_deterministic():
 
 def test_one_key_for_several_arrays_in_one_text():
     doc = {"a": orders(300, seed=1), "b": orders(300, seed=2)}
-    ctx = make_ctx(target_ratio=0.05)
+    ctx = make_ctx(json={"target_ratio": 0.05})
     out = crush(pretty(doc), ctx)
     assert out is not None and len(out.ccr_keys) == 1
     assert len(parse_markers(out.text)) == 2
@@ -324,7 +311,7 @@ def test_twenty_levels_of_nesting():
     for level in range(20):
         doc = {f"level{level}": [doc]} if level % 2 else {f"level{level}": doc}
         path = [f"level{level}", 0, *path] if level % 2 else [f"level{level}", *path]
-    ctx = make_ctx(target_ratio=0.05)
+    ctx = make_ctx(json={"target_ratio": 0.05})
     out = crush(pretty(doc), ctx)
     assert out is not None
     meta, _ = load(ctx.store, out.ccr_keys[0])
@@ -407,17 +394,9 @@ def test_real_openml_features(fixtures_dir):
 def test_through_compress_with_openai_messages():
     rows = orders()
     store = MemoryCCRStore()
-    messages = [
-        {"role": "user", "content": "Which orders failed?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "list_orders", "arguments": "{}"}}
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": pretty(rows)},
-    ]
+    messages = openai_conversation(
+        pretty(rows), system=None, question="Which orders failed?", tool="list_orders"
+    )
     result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=store))
     out = result.messages[2]["content"]
     assert result.tokens_after < 0.35 * result.tokens_before
@@ -445,7 +424,7 @@ def test_lossless_table_is_preferred_when_it_meets_the_target():
     rows = orders(600)
     for row in rows:
         del row["created"]  # what is left tabulates to ~27% of the tokens
-    out = crush(pretty(rows), make_ctx())  # default target_ratio 0.35
+    out = crush(pretty(rows), make_ctx(json={"lossless_max_tokens": None}))  # default target_ratio 0.35
     assert out is not None and out.ccr_keys == ()
     assert TOKENIZER.count(out.text) <= 0.35 * TOKENIZER.count(pretty(rows))
     assert expand_output(out.text) == rows
@@ -521,7 +500,7 @@ def test_work_is_bounded_for_many_arrays_and_long_queries():
     rng = random.Random(2)
     doc = {f"series{i}": [round(rng.random(), 4) for _ in range(150)] for i in range(100)}
     long_query = "ord_00333 " + " ".join(f"word{i}" for i in range(2000))
-    ctx = make_ctx(query=long_query, target_ratio=0.05)
+    ctx = make_ctx(query=long_query, json={"target_ratio": 0.05})
     out = crush(pretty(doc), ctx)
     assert out is not None
     assert len(parse_markers(out.text)) == 64  # the analysis cap; the rest is minified
@@ -533,7 +512,7 @@ def test_work_is_bounded_for_many_arrays_and_long_queries():
 
 def test_surrounding_whitespace_is_kept_for_embedded_segments():
     text = "\n  " + pretty(orders(300)) + "\n\n"
-    ctx = make_ctx(target_ratio=0.05)
+    ctx = make_ctx(json={"target_ratio": 0.05})
     out = crush(text, ctx)
     assert out is not None
     assert retrieve(out.ccr_keys[0], store=ctx.store) == text

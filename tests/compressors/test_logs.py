@@ -11,26 +11,18 @@ from hypothesis import strategies as st
 
 from headroom_core import (
     HeadroomConfig,
-    LogConfig,
     MemoryCCRStore,
     compress_text,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
-from headroom_core.compressors import CompressContext, get_compressor
+from headroom_core.compressors import get_compressor
 from headroom_core.compressors.log_compressor import LogCompressor
+from tests.support import make_ctx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REAL_LOGS = ["loghub_HDFS_2k.log", "loghub_OpenStack_2k.log", "var_log_dpkg.log"]
 LEVEL = re.compile(r"\b(?:WARN|WARNING|ERROR|FATAL|CRITICAL)\b")
-
-
-def make_ctx(store: MemoryCCRStore | None = None, **log_changes) -> CompressContext:
-    config = HeadroomConfig(
-        ccr_store=store if store is not None else MemoryCCRStore(), logs=LogConfig(**log_changes)
-    )
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=config.ccr_store)
 
 
 def service_log(n: int = 1500, seed_errors: tuple[int, ...] = (300, 301, 900, 1400)) -> str:
@@ -88,7 +80,7 @@ def test_hdfs_templates_show_counts_and_times():
 
 def test_errors_with_tracebacks_and_context_are_kept_whole():
     text = service_log()
-    out = LogCompressor().compress(text, make_ctx(context_lines=2))
+    out = LogCompressor().compress(text, make_ctx(logs={"context_lines": 2}))
     assert out is not None
     lines = text.split("\n")
     for i, line in enumerate(lines):
@@ -116,15 +108,11 @@ def test_java_stack_trace_kept():
 
 
 def test_no_ccr_means_no_lossy_step():
-    config = HeadroomConfig(ccr_enabled=False)
-    ctx = CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=None)
-    assert LogCompressor().compress(service_log(), ctx) is None
+    assert LogCompressor().compress(service_log(), make_ctx(None)) is None
 
 
 def test_disabled_by_config():
-    config = HeadroomConfig(ccr_store=MemoryCCRStore(), logs=LogConfig(enabled=False))
-    ctx = CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=config.ccr_store)
-    assert LogCompressor().compress(service_log(), ctx) is None
+    assert LogCompressor().compress(service_log(), make_ctx(logs={"enabled": False})) is None
 
 
 def test_short_or_unique_logs_pass_through():
@@ -195,14 +183,7 @@ def test_property_real_log_slices(name, start, length, data):
 
 def test_query_relevant_line_is_kept_verbatim():
     text = service_log()
-    config = HeadroomConfig(ccr_store=MemoryCCRStore())
-    ctx = CompressContext(
-        config=config,
-        tokenizer=get_tokenizer("gpt-4o"),
-        store=config.ccr_store,
-        query="why is /api/items/777 slow?",
-    )
-    out = LogCompressor().compress(text, ctx)
+    out = LogCompressor().compress(text, make_ctx(query="why is /api/items/777 slow?"))
     wanted = next(line for line in text.split("\n") if "/api/items/777 " in line)
     assert wanted in out.text.split("\n")
     without = LogCompressor().compress(text, make_ctx())
@@ -214,7 +195,7 @@ def test_templates_fold_word_values_into_general_template():
     for i in range(60):
         pkg = f"libfoo{i}:amd64" if i % 3 else f"tools-{chr(97 + i % 26)}:all"
         lines.append(f"2025-06-24 14:36:{i % 60:02d} status unpacked {pkg} 1.{i}-1")
-    out = LogCompressor().compress("\n".join(lines), make_ctx(keep_head=1, keep_tail=1))
+    out = LogCompressor().compress("\n".join(lines), make_ctx(logs={"keep_head": 1, "keep_tail": 1}))
     collapsed = [line for line in out.text.split("\n") if "(x" in line]
     assert len(collapsed) == 1
     assert collapsed[0].startswith(
@@ -243,3 +224,95 @@ def test_json_lines_log_keeps_keys_and_levels():
     assert collapsed == [
         '{"ts":"<time>","level":"info","msg":<*>}  (x187, first 2024-05-01T10:00:05Z, last 2024-05-01T10:00:14Z)'
     ]
+
+
+# ------------------------------------------------------------------ transcripts (issue 11)
+
+TRANSCRIPTS = {
+    "apt_get_update_install_transcript.txt": ["E: Unable to locate package nonexistent-pkg-xyz"],
+    "pip_install_transcript.txt": [
+        "ERROR: No matching distribution found for pandas==0.0.0-nonexistent",
+        "ERROR: Could not find a version that satisfies the requirement pandas==0.0.0-nonexistent",
+    ],
+    "npm_install_loglevel_http_express_request.txt": [
+        "npm error 404 Not Found - GET https://registry.npmjs.org/this-package-does-not-exist-xyz-123",
+        "npm error code E404",
+    ],
+    "make_k_gcc_warnings_error.txt": [
+        "broken.c:1:22: error: ‘undefined_symbol’ undeclared (first use in this function)",
+        "make: *** [Makefile:8: broken.o] Error 1",
+        "make: Target 'all' not remade because of errors.",
+    ],
+    "cargo_build_offline_workspace.txt": [
+        "error[E0308]: mismatched types",
+        'error: could not compile `demo` (bin "demo") due to 1 previous error; 2 warnings emitted',
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRANSCRIPTS))
+def test_transcript_problem_lines_are_kept_with_neighbours(name):
+    text = (FIXTURES / name).read_text()
+    store = MemoryCCRStore()
+    result = compress_text(text, config=HeadroomConfig(ccr_store=store))
+    assert result.route == "log"
+    lines = text.split("\n")
+    for needle in TRANSCRIPTS[name]:
+        assert needle in result.text, needle
+        i = next(k for k, line in enumerate(lines) if line.startswith(needle))
+        if result.ccr_keys:  # the line before a problem line explains it: kept too
+            assert lines[i - 1] in result.text
+    for key in result.ccr_keys:
+        assert retrieve(key, store=store) == text
+
+
+def test_transcript_templates_collapse_with_counts():
+    text = (FIXTURES / "npm_install_loglevel_http_express_request.txt").read_text()
+    result = compress_text(text, config=HeadroomConfig(ccr_store=MemoryCCRStore()))
+    assert result.tokens_after < result.tokens_before / 4
+    assert re.search(r"npm http fetch GET 200 \S+ <\*> \(cache miss\)\s+\(x\d+", result.text)
+
+
+@pytest.mark.parametrize(
+    ("line", "important"),
+    [
+        ("E: Unable to locate package foo", True),
+        ("dpkg: error processing package foo (--configure):", True),
+        ("bash: foo: command not found", True),
+        ("cp: cannot stat 'x': No such file or directory", True),
+        ("mkdir: cannot create directory '/x': Permission denied", True),
+        ("subprocess-exited-with-error: returned non-zero exit status 1", True),
+        ("Process completed with exit code 2.", True),
+        ("npm warn deprecated request@2.88.2: request has been deprecated", True),
+        ("Setting up bash (5.2.15-2+b13) ...", False),
+        ("found 0 vulnerabilities", False),
+        ("0 errors, 0 warnings", False),
+        ("Successfully installed flask-3.0.0", False),
+        ("Collecting error-reporting==1.0", False),
+    ],
+)
+def test_transcript_problem_words(line, important):
+    from headroom_core.compressors.log_compressor import _is_important
+
+    assert _is_important(line, transcript=True) is important
+
+
+def test_variable_tokens_never_restart_inside_a_bracket_run():
+    """A line of `((((` was scanned from every bracket to its end (1 MB of them: 11 s)."""
+    from headroom_core.compressors.log_compressor import _VARIABLE
+
+    assert _VARIABLE.findall("(" * 50) == []
+    assert _VARIABLE.findall("call(123) pid=42 id=[0x1f]") == ["123", "42", "0x1f"]
+    assert _VARIABLE.findall('user "a b" path=/x/y') == ['"a b"', "/x/y"]
+
+
+def test_repeated_transcript_warnings_collapse_but_every_error_stays():
+    """40 identical gcc warnings: the first few kept whole, the rest counted; the error kept."""
+    text = (FIXTURES / "make_k_gcc_warnings_error.txt").read_text()
+    result = compress_text(text, config=HeadroomConfig(ccr_store=MemoryCCRStore()))
+    assert result.tokens_after < result.tokens_before / 3
+    assert result.text.count("warning: unused variable ‘") == 3
+    assert re.search(r"warning: unused variable <\*> \[-Wunused-variable\]\s+\(x37\)", result.text)
+    assert "broken.c:1:44: warning: control reaches end of non-void function [-Wreturn-type]" in result.text
+    errors = [line for line in text.split("\n") if "error" in line.lower()]
+    assert errors and all(line in result.text for line in errors)

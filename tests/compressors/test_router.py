@@ -354,3 +354,146 @@ def test_fetch_header_then_html_page():
     segments = route(text)
     assert [s.kind for s in segments] == ["text", "html"]
     assert segments[1].text == page
+
+
+# --------------------------------------------------------------------------- issue 11 / 12
+
+
+TRANSCRIPTS = [
+    "apt_get_update_install_transcript.txt",
+    "apt_get_install_simulate_texlive_libreoffice.txt",
+    "pip_install_transcript.txt",
+    "npm_install_loglevel_http_express_request.txt",
+    "make_k_gcc_warnings_error.txt",
+    "cargo_build_offline_workspace.txt",
+]
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_transcripts_without_timestamps_route_to_the_log_compressor(fixtures_dir, name):
+    assert kinds(read(fixtures_dir, name)) == ["log"]
+
+
+class _CountingPattern:
+    """Wraps a compiled pattern and counts the scans started on it."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.scans = 0
+
+    def search(self, *args, **kwargs):
+        self.scans += 1
+        return self.pattern.search(*args, **kwargs)
+
+    def finditer(self, *args, **kwargs):
+        self.scans += 1
+        return self.pattern.finditer(*args, **kwargs)
+
+
+def test_unclosed_brackets_scan_the_text_once(monkeypatch):
+    """Issue 12.9: each lone `{` line searched the rest of the text for a closer (1 MB: 111 s)."""
+    from headroom_core import _router
+
+    closers = {c: _CountingPattern(p) for c, p in _router._JSON_CLOSERS.items()}
+    monkeypatch.setattr(_router, "_JSON_CLOSERS", closers)
+    text = "{\nsome words of a log line here\n[\n" * 2000 + "}\n"
+    assert _router._embedded_json_blocks(text) == []
+    assert sum(p.scans for p in closers.values()) <= 2  # one pass per closer kind, not one per opener
+
+
+def test_tool_names_match_by_word_not_substring():
+    """Issue 12.10: `ag`, `rg`, `grep`, `search` matched inside `fetch_page`, `merge`, `image`."""
+    from headroom_core._router import _SEARCH_TOOL_WORDS, tool_words
+
+    def is_search(name: str) -> bool:
+        return bool(tool_words(name) & _SEARCH_TOOL_WORDS)
+
+    for name in (
+        "grep",
+        "rg",
+        "ripgrep_search",
+        "web_search",
+        "GrepTool",
+        "code-search",
+        "search.files",
+        "ag",
+    ):
+        assert is_search(name), name
+    for name in ("fetch_page", "merge", "image", "merge_branches", "storage", "research_notes", "pager", ""):
+        assert not is_search(name), name
+    lines = "\n".join(f"notes/file{i}.txt:plain words about a topic {i}" for i in range(20))
+    assert kinds(lines, RouteHints("grep", {})) == ["search_results"]
+    assert "search_results" not in kinds(lines, RouteHints("fetch_page", {}))
+
+
+def test_router_imports_no_compressor():
+    """Issue 10/12.11: language detection lives in headroom_core._language, so neither the
+    router nor the detector imports a compressor (the tree-sitter wrapper is a parser)."""
+    import ast
+
+    import headroom_core._language
+    import headroom_core._router
+
+    for module in (headroom_core._router, headroom_core._language):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+                imported.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+        compressors = {
+            m
+            for m in imported
+            if m.startswith("headroom_core.compressors.") and not m.endswith("._treesitter")
+        }
+        assert compressors == set(), (module.__name__, compressors)
+
+
+def test_language_signals_cannot_cross_lines_or_run_long():
+    """Issue 12.11: `\\w+<\\w+(?:\\[\\])?>\\(` and `\\w+ := ` took 1.5 s each on a 20 KB word."""
+    from headroom_core import _language
+
+    for patterns in _language._SIGNALS.values():
+        for pattern in patterns:
+            assert "\\s" not in pattern.pattern, pattern.pattern  # \s spans line breaks
+            for negated in __import__("re").findall(r"\[\^[^\]]*\]", pattern.pattern):
+                assert "\\n" in negated, pattern.pattern
+    assert _language._signal_sample("a" * 20_000 + "\n" + "b" * 10) == "a" * 300 + "\n" + "b" * 10
+    for text in ("a" * 20_000, "x" * 20_000 + " := 1", "\n" * 20_000 + "x", "Ab" + ("'" * 80 + "a") * 4):
+        assert _language.detect_language(text) is None
+
+
+def test_sentence_share_has_no_catastrophic_backtracking():
+    from headroom_core._router import _SENTENCE
+
+    # Before: quotes could belong to a word or to a separator; this line took 18 s.
+    line = "Ab" + ("'" * 80 + "a") * 4 + "'" * 80
+    assert _SENTENCE.search(line[:400]) is None
+    assert _SENTENCE.search("This is a plain sentence with enough words in it.")
+
+
+def test_grep_line_patterns_do_not_backtrack_on_long_words():
+    """`[^\\s:]*[A-Za-z_./][^\\s:]*:` retried every split of a 400-letter word: 1,000 such
+    lines took 4.6 s per route call. The look-ahead forms keep the same matches."""
+    from headroom_core._router import _SEARCH_MATCH, _SEARCH_MATCH_NO_LINE
+
+    assert _SEARCH_MATCH.match("src/a.py:12:x")["path"] == "src/a.py"
+    assert _SEARCH_MATCH.match("a.b:12:x")["path"] == "a.b"
+    assert _SEARCH_MATCH.match("12:30:45 x") is None
+    assert _SEARCH_MATCH_NO_LINE.match("src/x.py:text")["path"] == "src/x.py"
+    assert _SEARCH_MATCH_NO_LINE.match("file.py:text") is None
+    for line in ("a" * 400, "a." * 200, "a/" * 200):
+        assert _SEARCH_MATCH.match(line) is None and _SEARCH_MATCH_NO_LINE.match(line) is None
+    assert kinds(("a" * 399 + "\n") * 1000) == ["prose"]
+
+
+def test_prose_with_bullets_and_shell_prompts_is_not_a_transcript():
+    text = "\n".join(
+        f"+ Step {i}: read the section about the setting and then decide what to change here.\n"
+        f"$ run the command shown above with care, as the output tells you what happened.\n"
+        f"as a result the system keeps the settings you chose in the previous screen of the tool."
+        for i in range(20)
+    )
+    assert kinds(text) == ["prose"]

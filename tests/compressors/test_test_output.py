@@ -12,20 +12,15 @@ from headroom_core import (
     HeadroomConfig,
     MemoryCCRStore,
     compress_text,
-    get_tokenizer,
     parse_markers,
     retrieve,
 )
-from headroom_core.compressors import CompressContext, get_compressor
-from headroom_core.compressors.test_output import TestOutputCompressor
+from headroom_core.compressors import get_compressor
+from headroom_core.compressors.runner_output import TestOutputCompressor
+from tests.support import make_ctx, openai_conversation
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FLASK = "pytest_v_flask_head_tests_vs_installed_3.1.3.log"
-
-
-def make_ctx(store: MemoryCCRStore | None = None) -> CompressContext:
-    config = HeadroomConfig(ccr_store=store if store is not None else MemoryCCRStore())
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=config.ccr_store)
 
 
 def flask_failures(text: str) -> list[str]:
@@ -186,9 +181,7 @@ def test_jest():
 
 
 def test_no_ccr_no_change():
-    config = HeadroomConfig(ccr_enabled=False)
-    ctx = CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=None)
-    assert TestOutputCompressor().compress(pytest_run(), ctx) is None
+    assert TestOutputCompressor().compress(pytest_run(), make_ctx(None)) is None
 
 
 def test_nothing_to_drop_returns_none():
@@ -234,13 +227,7 @@ def test_vitest():
 
 
 def test_disabled_by_either_switch():
-    from headroom_core import LogConfig, TextConfig
-
-    for config in (
-        HeadroomConfig(ccr_store=MemoryCCRStore(), logs=LogConfig(enabled=False)),
-        HeadroomConfig(ccr_store=MemoryCCRStore(), text=TextConfig(enabled=False)),
-    ):
-        ctx = CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=config.ccr_store)
+    for ctx in (make_ctx(logs={"enabled": False}), make_ctx(text={"enabled": False})):
         assert TestOutputCompressor().compress(pytest_run(), ctx) is None
 
 
@@ -248,21 +235,9 @@ def test_compress_messages_reports_the_summary_in_transforms(tmp_path):
     from headroom_core import compress
 
     text = (FIXTURES / FLASK).read_text(encoding="utf-8")
-    messages = [
-        {"role": "user", "content": "Which Flask tests fail?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "c1",
-                    "type": "function",
-                    "function": {"name": "bash", "arguments": '{"command": "pytest -v"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": text},
-    ]
+    messages = openai_conversation(
+        text, system=None, question="Which Flask tests fail?", tool="bash", args={"command": "pytest -v"}
+    )
     store = MemoryCCRStore()
     result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=store))
     (transform,) = [t for t in result.transforms_applied if t.compressor != "none"]

@@ -1,14 +1,15 @@
-"""The CompressContext the text-compressor tests (prose, search results, diffs) build."""
+"""Old entry point of the text-compressor tests' context; test_llmlingua.py still imports it.
+
+Delegates to the suite's one factory, `tests.support.make_ctx` (use that in new tests).
+"""
 
 from __future__ import annotations
 
-from headroom_core import HeadroomConfig, MemoryCCRStore, TextConfig, get_tokenizer
+from typing import Any
+
 from headroom_core.compressors import CompressContext
+from tests.support import make_ctx as _make_ctx
 
 
-def make_ctx(query: str | None = None, ccr: bool = True, **text_options) -> CompressContext:
-    store = MemoryCCRStore() if ccr else None
-    config = HeadroomConfig(ccr_store=store, ccr_enabled=ccr)
-    if text_options:
-        config = config.with_(text=TextConfig(**text_options))
-    return CompressContext(config=config, tokenizer=get_tokenizer("gpt-4o"), store=store, query=query)
+def make_ctx(query: str | None = None, ccr: bool = True, **text_options: Any) -> CompressContext:
+    return _make_ctx("memory" if ccr else None, query=query, text=text_options)

@@ -15,7 +15,11 @@ def store() -> MemoryCCRStore:
 
 @pytest.fixture
 def config(store, tmp_path) -> HeadroomConfig:
-    """CCR in memory, learning store in a temp dir."""
+    """CCR in memory, learning store in a temp dir, importance scoring (these tests are about
+    what is dropped; the default 'stable' strategy has its own tests)."""
     return HeadroomConfig(
-        ccr_store=store, context=ContextConfig(learning=True, learning_path=str(tmp_path / "learning.json"))
+        ccr_store=store,
+        context=ContextConfig(
+            learning=True, learning_path=str(tmp_path / "learning.json"), strategy="importance"
+        ),
     )

@@ -1,28 +1,10 @@
-"""Builders shared by the context-manager tests."""
+"""Checks shared by the context-manager tests: the conversations they return are still valid
+for the provider (conversations themselves are built with `tests.support`)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
-
-import orjson
-
-
-def call(call_id: str, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": orjson.dumps(args or {}).decode()},
-    }
-
-
-def tool_turn(
-    call_id: str, name: str, output: str, args: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    return [
-        {"role": "assistant", "content": None, "tool_calls": [call(call_id, name, args)]},
-        {"role": "tool", "tool_call_id": call_id, "content": output},
-    ]
 
 
 def assert_openai_pairs(messages: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from context_helpers import assert_anthropic_valid, assert_openai_pairs, tool_turn
+from context_helpers import assert_anthropic_valid, assert_openai_pairs
 
 from headroom_core import (
     BudgetExceededError,
@@ -19,6 +19,7 @@ from headroom_core._config import ContextConfig
 from headroom_core.context import resolve_budget
 from headroom_core.context.model_limits import DEFAULT_CONTEXT_WINDOW, context_window
 from headroom_core.context.rolling_window import SUMMARY_PREFIX
+from tests.support import openai_tool_turn
 
 SYSTEM = {"role": "system", "content": "You are a support agent for Acme. Be precise."}
 
@@ -30,8 +31,8 @@ def _conversation(turns: int = 12) -> list[dict]:
             {"order_id": f"ord_{t}{k:02d}", "status": "shipped", "note": f"batch {t} item {k}"}
             for k in range(8)
         ]
-        messages += tool_turn(
-            f"call_{t}", "list_orders" if t % 2 else "read_file", orjson.dumps(rows).decode()
+        messages += openai_tool_turn(
+            orjson.dumps(rows).decode(), call_id=f"call_{t}", tool="list_orders" if t % 2 else "read_file"
         )
         messages.append({"role": "assistant", "content": f"Turn {t}: looked at batch {t}, nothing unusual."})
         messages.append({"role": "user", "content": f"Ok, continue with batch {t + 1}."})
@@ -109,7 +110,11 @@ def test_deterministic(config):
 
 def test_protected_over_budget_is_reported_not_cut(config):
     big_question = "Please check: " + "order details " * 400
-    messages = [SYSTEM, *tool_turn("c1", "read_file", "x " * 300), {"role": "user", "content": big_question}]
+    messages = [
+        SYSTEM,
+        *openai_tool_turn("x " * 300, call_id="c1", tool="read_file"),
+        {"role": "user", "content": big_question},
+    ]
     out, report = manage_context(messages, model="gpt-4o", config=config, token_budget=100)
     assert report.over_budget and not report.fits
     assert report.protected_tokens > 100
@@ -126,7 +131,11 @@ def test_strict_budget_raises(store, tmp_path):
 
 def test_shrinks_large_output_before_dropping(config, store, fixtures_dir):
     log = (fixtures_dir / "loghub_HDFS_2k.log").read_text()
-    messages = [SYSTEM, {"role": "user", "content": "look at the logs"}, *tool_turn("c1", "cat", log)]
+    messages = [
+        SYSTEM,
+        {"role": "user", "content": "look at the logs"},
+        *openai_tool_turn(log, call_id="c1", tool="cat"),
+    ]
     messages.append({"role": "user", "content": "what happened to block blk_-1608999687919862906?"})
     out, report = manage_context(messages, model="gpt-4o", config=config, token_budget=2000)
     assert count_tokens(out, "gpt-4o") <= 2000
@@ -150,9 +159,8 @@ def test_rolling_window_drops_oldest_first(store):
 
 
 def test_bad_strategy_is_a_clear_error(store):
-    config = HeadroomConfig(ccr_store=store, context=ContextConfig(strategy="random", learning=False))
     with pytest.raises(ValueError, match="strategy"):
-        manage_context(_conversation(), model="gpt-4o", config=config, token_budget=300)
+        ContextConfig(strategy="random", learning=False)
 
 
 def test_ccr_disabled_still_fits_and_says_so():
@@ -223,7 +231,7 @@ def test_fit_to_model_window_through_compress(store, tmp_path):
     )
     messages = [SYSTEM, {"role": "user", "content": "go"}]
     for t in range(40):
-        messages += tool_turn(f"c{t}", "read_file", f"line {t} " * 200)
+        messages += openai_tool_turn(f"line {t} " * 200, call_id=f"c{t}", tool="read_file")
     messages.append({"role": "user", "content": "done?"})
     assert count_tokens(messages, "gpt-4") > 8192
     result = compress(messages, "gpt-4", config=config)

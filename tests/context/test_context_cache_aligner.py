@@ -13,6 +13,7 @@ from headroom_core._config import ContextConfig
 from headroom_core._messages import message_text
 from headroom_core.context import common_prefix_tokens, find_dynamic
 from headroom_core.context.cache_aligner import NOTE_PREFIX
+from tests.support import openai_conversation
 
 
 @pytest.mark.parametrize(
@@ -97,16 +98,9 @@ def test_twenty_turn_session_prefix_stability(direct):
 
 
 def test_openai_tool_tail_gets_a_system_note():
-    messages = [
-        {"role": "system", "content": "Date: 2026-11-24."},
-        {"role": "user", "content": "run it"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "x", "arguments": "{}"}}],
-        },
-        {"role": "tool", "tool_call_id": "c", "content": "done"},
-    ]
+    messages = openai_conversation(
+        "done", system="Date: 2026-11-24.", question="run it", call_id="c", tool="x"
+    )
     out, report = CacheAligner().align(messages)
     assert out[:4] != messages[:4] and out[3] == messages[3]
     assert out[-1] == {"role": "system", "content": report.note}

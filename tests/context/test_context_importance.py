@@ -6,13 +6,13 @@ import os
 
 import orjson
 import pytest
-from context_helpers import tool_turn
 
 from headroom_core import HeadroomConfig, MemoryCCRStore, make_marker, manage_context, retrieve
 from headroom_core._ccr import stash
 from headroom_core._config import ContextConfig
 from headroom_core.context.importance import has_error, ref_tokens
 from headroom_core.context.learning_store import LearningStore, learning_path_for, record_retrieval
+from tests.support import openai_tool_turn
 
 SYSTEM = {"role": "system", "content": "You are a build assistant."}
 
@@ -27,7 +27,7 @@ def _listing(t: int, extra: str = "") -> str:
 def _session(special: dict[int, str], question: str = "What next?", turns: int = 10) -> list[dict]:
     messages = [SYSTEM, {"role": "user", "content": "Check the build."}]
     for t in range(turns):
-        messages += tool_turn(f"c{t}", "ls", _listing(t, special.get(t, "")))
+        messages += openai_tool_turn(_listing(t, special.get(t, "")), call_id=f"c{t}", tool="ls")
     messages.append({"role": "user", "content": question})
     return messages
 
@@ -114,7 +114,8 @@ def test_recency_orders_equal_units(config):
 def test_retrieval_is_learned_and_raises_priority(tmp_path):
     store = MemoryCCRStore()
     config = HeadroomConfig(
-        ccr_store=store, context=ContextConfig(learning=True, learning_path=str(tmp_path))
+        ccr_store=store,
+        context=ContextConfig(learning=True, learning_path=str(tmp_path), strategy="importance"),
     )
     original = "\n".join(f"deploy log line {k}" for k in range(50))
     key = stash(store, original, "text", unit="line")
@@ -125,7 +126,7 @@ def test_retrieval_is_learned_and_raises_priority(tmp_path):
         for t in range(10):
             name = "deploy_log" if t == 0 else "ls"
             output = f"deploy summary\n{marker}" if t == 0 else _listing(t)
-            messages += tool_turn(f"c{t}", name, output)
+            messages += openai_tool_turn(output, call_id=f"c{t}", tool=name)
         messages.append({"role": "user", "content": "What next?"})
         return messages
 
@@ -147,8 +148,8 @@ def test_retrieval_is_learned_and_raises_priority(tmp_path):
 def test_references_are_learned_per_field(config):
     rows = [{"invoice_id": f"INV-{5000 + k}", "amount": k, "memo": "routine"} for k in range(12)]
     messages = [SYSTEM, {"role": "user", "content": "Check invoices."}]
-    messages += tool_turn("c0", "list_invoices", orjson.dumps(rows).decode())
-    messages += tool_turn("c1", "ls", _listing(1))
+    messages += openai_tool_turn(orjson.dumps(rows).decode(), call_id="c0", tool="list_invoices")
+    messages += openai_tool_turn(_listing(1), call_id="c1", tool="ls")
     messages.append({"role": "user", "content": "Why is INV-5003 unpaid?"})
     _fit(messages, config, budget=300)
     _fit(messages, config, budget=100_000)  # the same outputs again: not counted twice
@@ -190,14 +191,39 @@ def test_store_is_bounded(tmp_path):
     assert list(data["keys"]) == [f"{i:024x}" for i in range(15, 20)]
 
 
-def test_retrieval_hook_never_raises(tmp_path):
+def test_retrieval_hook_never_raises(tmp_path, monkeypatch, caplog):
+    """The hook credits a retrieval when it can, and otherwise logs and returns: it never
+    fails the retrieval it is told about."""
+    key = "ab" * 12
+
+    def learning_config(path) -> HeadroomConfig:
+        return HeadroomConfig(
+            context=ContextConfig(learning=True, learning_path=str(path), strategy="importance")
+        )
+
+    good = tmp_path / "learning.json"
+    seeded = LearningStore(str(good))
+    seeded.observe_output(key, "ls")
+    seeded.save()
+    # A key as a model quotes it (quotes, upper case) is credited to the tool that produced it.
+    assert record_retrieval(f'"{key.upper()}"', learning_config(good)) is None
+    assert LearningStore(str(good)).stats("ls").retrieved == 1
+
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    config = HeadroomConfig(
-        context=ContextConfig(learning=True, learning_path=str(blocker / "sub" / "l.json"))
-    )
-    record_retrieval("abc", config)  # unreadable/unwritable path: silently nothing
-    record_retrieval(None, object())  # nonsense arguments: still nothing
+    record_retrieval(key, learning_config(blocker / "sub" / "l.json"))  # unwritable path
+    record_retrieval(None, object())  # nonsense arguments
+    assert blocker.read_text() == "x" and not caplog.records
+
+    def broken(config):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("headroom_core.context.learning_store.open_store", broken)
+    with caplog.at_level("WARNING", logger="headroom"):
+        assert record_retrieval(key, learning_config(good)) is None
+    assert [r.name for r in caplog.records] == ["headroom.context"]
+    assert "disk on fire" in caplog.records[0].getMessage()
+    assert LearningStore(str(good)).stats("ls").retrieved == 1  # nothing half-written
 
 
 def test_default_learning_path_follows_ccr_dir(monkeypatch, tmp_path):

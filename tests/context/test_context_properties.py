@@ -84,7 +84,7 @@ def build_anthropic(system: str, turns: list) -> list[dict]:
     turns=st.lists(TURN, min_size=0, max_size=14),
     fmt=st.sampled_from(["openai", "anthropic"]),
     budget_share=st.floats(min_value=0.05, max_value=1.2),
-    strategy=st.sampled_from(["importance", "rolling_window"]),
+    strategy=st.sampled_from(["stable", "importance", "rolling_window"]),
 )
 def test_budget_pairs_and_determinism(system, turns, fmt, budget_share, strategy):
     messages = build_openai(system, turns) if fmt == "openai" else build_anthropic(system, turns)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from context_helpers import tool_turn
 
 from headroom_core import HeadroomConfig, MemoryCCRStore, manage_context
 from headroom_core._config import ContextConfig
 from headroom_core.context import semantic
+from tests.support import openai_tool_turn
 
 pytestmark = pytest.mark.semantic
 
@@ -44,14 +44,15 @@ def _session() -> list[dict]:
     ]
     for t in range(8):
         output = RELATED + "\n" + _listing(t) if t == 3 else _listing(t)
-        messages += tool_turn(f"c{t}", "read", output)
+        messages += openai_tool_turn(output, call_id=f"c{t}", tool="read")
     messages.append({"role": "user", "content": QUESTION})
     return messages
 
 
 def _decide(semantic_on: bool):
     config = HeadroomConfig(
-        ccr_store=MemoryCCRStore(), context=ContextConfig(semantic=semantic_on, learning=False)
+        ccr_store=MemoryCCRStore(),
+        context=ContextConfig(semantic=semantic_on, learning=False, strategy="importance"),
     )
     _, report = manage_context(_session(), model="gpt-4o", config=config, token_budget=1400)
     return {d.message_indices: d for d in report.decisions}, report

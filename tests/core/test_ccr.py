@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import pickle
-import sqlite3
 
 import orjson
 import pytest
@@ -98,35 +96,17 @@ def test_ttl_expiry_gives_clear_error(tmp_path):
         retrieve(key, store=store)
 
 
-def test_size_limit_evicts(tmp_path):
+def test_size_limit_evicts_least_recently_used(tmp_path):
     store = DiskCCRStore(tmp_path / "ccr", size_limit_bytes=200_000)
-    keys = [_ccr.stash(store, f"{i}:" + "x" * 50_000, "text") for i in range(30)]
-    store._cache.cull()
-    assert store._cache.volume() < 1_000_000
-    assert any(store.get(k) is None for k in keys)
-
-
-def test_poisoned_pickle_is_refused_not_executed(tmp_path):
-    store = DiskCCRStore(tmp_path / "ccr")
-    key = _ccr.stash(store, "harmless", "text")
-    store.close()
-
-    class Boom:
-        def __reduce__(self):
-            return (pytest.fail, ("unpickled attacker payload",))
-
-    db = sqlite3.connect(tmp_path / "ccr" / "cache.db")
-    db.execute("UPDATE Cache SET value = ?, mode = 4 WHERE key = ?", (pickle.dumps(Boom()), key))
-    db.commit()
-    db.close()
-    with pytest.raises(CCRStoreError, match="pickled"):
-        DiskCCRStore(tmp_path / "ccr").get(key)
+    keys = [_ccr.stash(store, f"{i}:" + "x" * 40_000, "text") for i in range(30)]
+    assert store.volume() <= 200_000
+    assert store.get(keys[0]) is None and store.get(keys[-1]) is not None
 
 
 def test_store_only_accepts_bytes(tmp_path):
     store = DiskCCRStore(tmp_path / "ccr")
     with pytest.raises(TypeError, match="bytes"):
-        store._cache.set("k", {"a": 1})
+        store.put("ab" * 12, {"a": 1})
 
 
 def test_corrupt_record_is_a_clear_error():
@@ -141,6 +121,91 @@ def test_unknown_key_error_names_the_key():
         retrieve("0" * 24, store=MemoryCCRStore())
     assert "0" * 24 in str(info.value)
     assert isinstance(info.value, KeyError)
+
+
+def test_key_errors_echo_only_a_short_prefix():
+    """Issue 12.14: a 200 K-character "key" must not come back as a 200 K-character error."""
+    huge = "a" * 200_000
+    with pytest.raises(CCRKeyNotFoundError) as info:
+        retrieve(huge, store=MemoryCCRStore())
+    assert len(str(info.value)) < 300 and len(repr(info.value)) < 300
+    assert "200,000 characters" in str(info.value)
+    with pytest.raises(CCRKeyNotFoundError) as info:
+        retrieve("0" * 24 + "z" * 100_000, store=MemoryCCRStore())
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "3f9a0c1d2e4b5a6978c0d1e2",
+        "  3F9A0C1D2E4B5A6978C0D1E2 ",
+        '"3f9a0c1d2e4b5a6978c0d1e2"',
+        'key="3f9a0c1d2e4b5a6978c0d1e2"',
+        'key=\\"3f9a0c1d2e4b5a6978c0d1e2\\"',
+        'headroom_retrieve(key="3f9a0c1d2e4b5a6978c0d1e2")',
+        make_marker("3 rows omitted", "3f9a0c1d2e4b5a6978c0d1e2"),
+    ],
+)
+def test_keys_are_normalised_from_every_form_a_model_passes(given):
+    assert _ccr.normalize_key(given) == "3f9a0c1d2e4b5a6978c0d1e2"
+
+
+@pytest.mark.parametrize("given", ["", "   ", "not a key", "key=zz", "x" * 10_000])
+def test_text_without_a_key_is_key_not_found(given):
+    with pytest.raises(CCRKeyNotFoundError):
+        _ccr.normalize_key(given)
+    with pytest.raises(CCRKeyNotFoundError):
+        retrieve(given, store=MemoryCCRStore())
+
+
+def test_non_text_key_is_a_type_error():
+    with pytest.raises(TypeError, match="str"):
+        retrieve(None, store=MemoryCCRStore())
+
+
+def test_retrieval_hooks_are_called_and_cannot_break_retrieval(caplog):
+    store = MemoryCCRStore()
+    key = _ccr.stash(store, "hooked", "text")
+    seen = []
+
+    def good(k, config):
+        seen.append(k)
+
+    def bad(k, config):
+        raise RuntimeError("hook bug")
+
+    _ccr.add_retrieval_hook(good)
+    _ccr.add_retrieval_hook(bad)
+    _ccr.add_retrieval_hook(good)  # idempotent
+    try:
+        assert retrieve(f'key="{key.upper()}"', store=store) == "hooked"
+    finally:
+        _ccr.remove_retrieval_hook(good)
+        _ccr.remove_retrieval_hook(bad)
+    assert seen == [key]
+    assert any(r.name == "headroom.ccr" and "hook" in r.getMessage() for r in caplog.records)
+
+
+def test_ccr_imports_nothing_above_it():
+    """Issue 10: dependencies point one way; the learning store registers a hook instead."""
+    import ast
+    from pathlib import Path
+
+    import headroom_core.context.learning_store as learning
+
+    package = Path(_ccr.__file__).parent
+    for module in package.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                assert not name.startswith(("headroom_core.context", "headroom_integrations")), (module, name)
+    assert learning.record_retrieval in _ccr._retrieval_hooks
 
 
 def test_query_retrieval_on_json_items():
@@ -186,3 +251,11 @@ def test_store_original_public_api(tmp_path):
     assert store_original(text, config=HeadroomConfig(ccr_enabled=False)) is None
     with pytest.raises(TypeError, match="expected a str"):
         store_original(b"bytes", config=cfg)
+
+
+@pytest.mark.parametrize(("query", "limit"), [(3, None), (None, -1), (None, "5"), (None, True)])
+def test_bad_query_or_limit_is_a_clear_type_error(query, limit):
+    store = MemoryCCRStore()
+    key = _ccr.stash(store, "text", "text")
+    with pytest.raises(TypeError, match=r"query|limit"):
+        retrieve(key, query=query, limit=limit, store=store)

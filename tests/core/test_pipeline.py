@@ -6,6 +6,7 @@ import copy
 import json
 import tracemalloc
 import warnings
+from functools import partial
 
 import orjson
 import pytest
@@ -20,6 +21,7 @@ from headroom_core import (
     parse_markers,
     retrieve,
 )
+from tests import support
 
 
 def _rows(n: int) -> list[dict]:
@@ -35,47 +37,9 @@ def _rows(n: int) -> list[dict]:
     ]
 
 
-def openai_conversation(payload: str) -> list[dict]:
-    return [
-        {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": "Which orders failed?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "run_sql", "arguments": '{"q": "select"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": payload},
-    ]
-
-
-def anthropic_conversation(payload: str) -> list[dict]:
-    return [
-        {"role": "user", "content": [{"type": "text", "text": "Which orders failed?"}]},
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "text", "text": "Let me query."},
-                {"type": "tool_use", "id": "toolu_1", "name": "run_sql", "input": {"q": "select"}},
-            ],
-        },
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_1",
-                    "content": [{"type": "text", "text": payload}],
-                    "cache_control": {"type": "ephemeral"},
-                }
-            ],
-        },
-    ]
+# The turn these tests compress: a question about orders answered by one SQL tool call.
+ORDERS_CALL: dict = {"question": "Which orders failed?", "tool": "run_sql", "args": {"q": "select"}}
+openai_conversation = partial(support.openai_conversation, system="You are helpful.", **ORDERS_CALL)
 
 
 @pytest.fixture
@@ -106,7 +70,7 @@ def test_openai_format_preserved_and_input_not_mutated(memory_config, big_json):
 
 
 def test_anthropic_format_preserved(memory_config, big_json):
-    msgs = anthropic_conversation(big_json)
+    msgs = support.anthropic_conversation([big_json], preface="Let me query.", **ORDERS_CALL)
     snapshot = copy.deepcopy(msgs)
     r = compress(msgs, model="claude-sonnet-4", config=memory_config)
     assert msgs == snapshot

@@ -73,6 +73,7 @@ def test_packaged_vocabulary_is_verified_against_tiktoken_hash():
 
 
 def test_tampered_vocabulary_is_refused(monkeypatch):
+    monkeypatch.setenv("HEADROOM_TOKENIZER_CACHE", "0")  # parse the packaged bytes, not the start-up cache
     good = _tokenizer._packaged_bpe("cl100k_base")
     monkeypatch.setattr(_tokenizer, "_packaged_bpe", lambda name: good + b"AAAA 999999999\n")
     with pytest.raises(TokenizerUnavailableError, match="sha256"):

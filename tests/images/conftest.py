@@ -43,13 +43,26 @@ def file_block(path: Path, shape: str = "openai") -> dict:
 
 
 @pytest.fixture
+def memory_config():
+    """A fresh in-memory CCR store, OCR off: these tests exercise the mechanics (router,
+    levels, CCR, bad input) fast; test_ocr.py and test_query_aware.py set OCR themselves."""
+    from headroom_core import HeadroomConfig, MemoryCCRStore
+    from headroom_core._config import ImageConfig
+
+    return HeadroomConfig(ccr_store=MemoryCCRStore(), images=ImageConfig(ocr=False))
+
+
+@pytest.fixture
 def image_ctx(memory_config):
-    from headroom_core._pipeline import _context
-
-    return _context(memory_config, "gpt-4o", None)
+    return make_ctx(memory_config)
 
 
-def make_ctx(config, model: str = "gpt-4o"):
-    from headroom_core._pipeline import _context
+def make_ctx(config, model: str = "gpt-4o", query: str | None = None):
+    """A compression context like the one `compress()` gives its image slots."""
+    from headroom_core._pipeline import resolve_store
+    from headroom_core._tokenizer import get_tokenizer
+    from headroom_core.compressors import CompressContext
 
-    return _context(config, model, None)
+    return CompressContext(
+        config=config, tokenizer=get_tokenizer(model), store=resolve_store(config), query=query
+    )

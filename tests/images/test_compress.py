@@ -203,7 +203,13 @@ def test_choose_level_search_order():
         return attempt
 
     assert choose_level(levels, "fewer_tiles", passes_up_to("half")) == "half"
-    assert tried == ["fewer_tiles", "half"]
+    assert tried == ["fewer_tiles", "half", "low"]
+    tried.clear()
+    assert choose_level(levels, "keep", passes_up_to("half")) == "half"
+    assert tried == ["keep", "fewer_tiles", "half", "low"]
+    tried.clear()
+    assert choose_level(levels, "keep", passes_up_to("half"), explore=False) == "keep"
+    assert tried == ["keep"]
     tried.clear()
     assert choose_level(levels, "low", passes_up_to("fewer_tiles")) == "fewer_tiles"
     assert tried == ["low", "half", "fewer_tiles"]

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from headroom_core._config import ImageConfig
 from headroom_core.images._analysis import FEATURE_NAMES, detail_retention, features, ssim
 from headroom_core.images._providers import LEVELS
 from headroom_core.images._router import WEIGHTS_FILE, RouterModel, load_router
 
-from .conftest import DIAGRAM, PHOTO, SCREENSHOT, TEXT_PAGE
+from .conftest import CAT, DIAGRAM, PHOTO, SCREENSHOT, TEXT_PAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,10 +41,27 @@ def test_shipped_weights_load_and_predict_every_fixture():
 
 def test_shipped_weights_report_held_out_metrics():
     weights = json.loads((ROOT / "headroom_core" / "images" / WEIGHTS_FILE).read_text())
+    assert weights["metrics"]["data"]["ocr_labels"] is True  # labelled with the OCR bar
+    assert weights["quality_bar"]["min_ocr_recall"] == ImageConfig().min_ocr_recall
     held = weights["metrics"]["held_out"]
-    assert held["samples"] > 50
-    assert held["all_above_bar"] is True
-    assert 0.4 <= held["token_savings"] <= 0.95
+    assert held["samples"] > 50 and held["text_bearing_samples"] > 20
+    assert held["text_detector_accuracy"] >= 0.7
+    assert 0.2 <= held["token_savings_with_ocr"] <= 0.95
+    # With OCR at run time every held-out text image meets the OCR bar by construction.
+    # Without it the router's cap is a learned guess that holds the bar for only about
+    # half of the unseen text images (docs/images.md): recorded, not hidden.
+    assert 0.4 <= held["text_samples_meeting_ocr_bar_router_only"] < 1.0
+
+
+def test_text_detector_tells_screenshots_from_photos():
+    from headroom_core.images._compress import TEXT_PROBABILITY
+
+    router = load_router()
+    with Image.open(SCREENSHOT) as shot, Image.open(CAT) as photo:
+        shot.load()
+        photo.load()
+        assert router.text_probability(features(shot, "openai", 765)) >= TEXT_PROBABILITY
+        assert router.text_probability(features(photo, "openai", 255)) < TEXT_PROBABILITY
 
 
 def test_router_rejects_mismatched_weights():

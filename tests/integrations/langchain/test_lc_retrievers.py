@@ -13,8 +13,9 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 from lc_fakes import make_orders
 from lc_real import tutorial_sections, vector_store
 
-from headroom_core import HeadroomConfig, MemoryCCRStore, count_tokens, retrieve
+from headroom_core import HeadroomConfig, MemoryCCRStore, count_tokens, parse_markers, retrieve
 from headroom_integrations.langchain import HeadroomBudgetRetriever, HeadroomDocumentCompressor
+from headroom_integrations.langchain.retrievers import OMITTED_DOCUMENT_PREFIX
 
 pytestmark = pytest.mark.semantic
 
@@ -40,13 +41,31 @@ class TestBudgetRetrieverStandard(RetrieversIntegrationTests):
 QUERY = "How do private variables and name mangling work?"
 
 
+def _context(docs: list[Document]) -> int:
+    """Tokens of what a stuff-documents chain puts in the prompt."""
+    return count_tokens("\n\n".join(d.page_content for d in docs))
+
+
+def _split(docs: list[Document]) -> tuple[list[Document], Document | None]:
+    """(the documents, the note about omitted ones or None); the note is always last."""
+    if docs and (docs[-1].id or "").startswith(OMITTED_DOCUMENT_PREFIX):
+        return list(docs[:-1]), docs[-1]
+    return list(docs), None
+
+
 def test_budget_is_respected_and_metadata_kept(hconfig, store):
     docs = vector_store().as_retriever(search_kwargs={"k": 10}).invoke(QUERY)
     compressor = HeadroomDocumentCompressor(token_budget=400, headroom_config=hconfig)
     out = compressor.compress_documents(docs, QUERY)
     assert out
-    assert sum(count_tokens(d.page_content) for d in out) <= 400
+    assert _context(out) <= 400
     by_id = {d.id: d for d in docs}
+    out, note = _split(out)
+    assert note is not None  # 10 tutorial sections do not fit 400 tokens: the rest is announced
+    omitted = note.metadata["headroom"]["omitted"]
+    assert {o["id"] for o in omitted} == set(by_id) - {d.id for d in out}
+    assert all(retrieve(o["ccr_key"], store=store) == by_id[o["id"]].page_content for o in omitted)
+    assert parse_markers(note.page_content)[0].key == note.metadata["headroom"]["ccr_key"]
     for doc in out:
         original = by_id[doc.id]
         info = doc.metadata["headroom"]
@@ -66,9 +85,12 @@ def test_near_duplicates_are_removed(hconfig):
     out = HeadroomDocumentCompressor(token_budget=10_000, headroom_config=hconfig).compress_documents(
         [*sections, twin], "classes"
     )
+    out, note = _split(out)
     ids = [d.id for d in out]
     assert "twin" not in ids and sections[0].id in ids
     assert len(out) == 5
+    assert "1 near-duplicate" in note.page_content  # dropped, but announced and retrievable
+    assert note.metadata["headroom"]["omitted"][0]["id"] == "twin"
 
 
 def test_prior_scores_from_metadata(hconfig):
@@ -104,7 +126,7 @@ def test_contextual_compression_retriever(hconfig):
         base_retriever=vector_store().as_retriever(search_kwargs={"k": 8}),
     )
     out = retriever.invoke(QUERY)
-    assert out and sum(count_tokens(d.page_content) for d in out) <= 300
+    assert out and _context(out) <= 300
 
 
 async def test_budget_retriever_async_matches_sync(hconfig):
@@ -156,7 +178,17 @@ def test_property_never_over_budget(texts, budget, query):
     )
     docs = [Document(t, metadata={"n": i}) for i, t in enumerate(texts)]
     out = compressor.compress_documents(docs, query or "")
-    assert sum(count_tokens(d.page_content) for d in out) <= budget
+    assert _context(out) <= budget
+    out, note = _split(out)
+    if note is not None:
+        omitted = note.metadata["headroom"]["omitted"]
+        # Blank passages are dropped with nothing to store; every other one comes back exactly.
+        assert all(not texts[o["position"]].strip() for o in omitted if o["ccr_key"] is None)
+        assert all(
+            retrieve(o["ccr_key"], store=store) == texts[o["position"]] for o in omitted if o["ccr_key"]
+        )
+    elif {d.metadata["n"] for d in out} < {i for i, t in enumerate(texts) if t.strip()}:
+        assert not out  # something left out but no note: only when not even the note fits
     for doc in out:
         original = texts[doc.metadata["n"]]
         if doc.metadata["headroom"]["trimmed"]:

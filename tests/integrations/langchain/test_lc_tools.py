@@ -14,7 +14,15 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from lc_fakes import make_orders
 
-from headroom_core import RETRIEVE_TOOL_NAME, HeadroomConfig, MemoryCCRStore, parse_markers, retrieve
+from headroom_core import (
+    RETRIEVE_TOOL_NAME,
+    HeadroomConfig,
+    MemoryCCRStore,
+    count_tokens,
+    parse_markers,
+    retrieve,
+)
+from headroom_core._answer import DEFAULT_ANSWER_MAX_TOKENS
 from headroom_core._ccr import stash
 from headroom_integrations.langchain import (
     HeadroomCompressedTool,
@@ -98,10 +106,17 @@ class TestWrappedToolIntegration(ToolsIntegrationTests):
 
 def test_retrieve_tool_returns_the_exact_original(hconfig, store):
     key = stash(store, ORDERS_JSON, "json", paths=[[]])
-    t = HeadroomRetrieveTool(headroom_config=hconfig)
+    t = HeadroomRetrieveTool(headroom_config=hconfig, max_tokens=10**7)
     assert t.name == RETRIEVE_TOOL_NAME
     assert t.invoke({"key": key}) == ORDERS_JSON
     assert json.loads(t.invoke({"key": key, "query": "ORD-00321", "limit": 1})) == [ORDERS[321]]
+
+
+def test_retrieve_tool_caps_answers_by_default(hconfig, store):
+    key = stash(store, ORDERS_JSON, "json", paths=[[]])
+    out = HeadroomRetrieveTool(headroom_config=hconfig).invoke({"key": key})
+    assert count_tokens(out) <= DEFAULT_ANSWER_MAX_TOKENS < count_tokens(ORDERS_JSON)
+    assert "answer capped" in out and "query" in out
 
 
 def test_retrieve_tool_unknown_key_is_a_clear_message(hconfig):
@@ -112,7 +127,7 @@ def test_retrieve_tool_unknown_key_is_a_clear_message(hconfig):
 def test_retrieve_tool_no_match(hconfig, store):
     key = stash(store, "alpha\nbeta\n", "text", unit="line")
     out = HeadroomRetrieveTool(headroom_config=hconfig).invoke({"key": key, "query": "gamma"})
-    assert "matches" in out and "without a query" in out
+    assert "matches" in out and "without `query`" in out
 
 
 def test_retrieve_tool_on_a_disk_store(disk_config):
@@ -122,9 +137,10 @@ def test_retrieve_tool_on_a_disk_store(disk_config):
     assert HeadroomRetrieveTool(headroom_config=disk_config).invoke({"key": key}) == "stored on disk"
 
 
-def test_retrieve_tool_validates_limit(hconfig):
-    with pytest.raises(Exception, match="limit"):
-        HeadroomRetrieveTool(headroom_config=hconfig).invoke({"key": "ab" * 12, "limit": 0})
+def test_retrieve_tool_answers_bad_arguments_instead_of_raising(hconfig):
+    tool = HeadroomRetrieveTool(headroom_config=hconfig)
+    assert "`limit` must be a whole number" in tool.invoke({"key": "ab" * 12, "limit": 0})
+    assert "needs a `key`" in tool.invoke({"query": "x"})
 
 
 # ----------------------------------------------------------------------------- wrapped tools

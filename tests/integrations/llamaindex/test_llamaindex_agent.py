@@ -84,7 +84,9 @@ async def test_function_agent_gets_a_dropped_passage_back(vector_index, ccr_conf
     docs_tool = QueryEngineTool.from_defaults(engine, name="python_docs", description="Search the docs.")
     script = ScriptedLLM("python_docs", {"input": QUESTION})
     agent = FunctionAgent(
-        tools=[docs_tool, headroom_retrieve_tool(ccr_config)],
+        # Uncapped so that every omitted passage comes back in one answer (the default cap
+        # would cut this 200-passage answer and say how to narrow it).
+        tools=[docs_tool, headroom_retrieve_tool(ccr_config, max_tokens=10**7)],
         llm=MockFunctionCallingLLM(response_generator=script),
     )
     answer, calls = await _run(agent, QUESTION)

@@ -119,8 +119,10 @@ def test_dropped_passage_comes_back_through_the_tool(vector_index, ccr_config):
     kept_ids = {n.node.node_id for n in response.source_nodes}
     assert omitted_ids and not (set(omitted_ids) & kept_ids)
 
-    tool = headroom_retrieve_tool(ccr_config)
+    tool = headroom_retrieve_tool(ccr_config, max_tokens=10**7)
     everything = tool.call(key=markers[-1].key).content
+    capped = headroom_retrieve_tool(ccr_config).call(key=markers[-1].key).content
+    assert count_tokens(capped) <= 2000 and "answer capped" in capped
     for node_id in omitted_ids:
         original = vector_index.docstore.get_node(node_id).get_content(metadata_mode=MetadataMode.NONE)
         assert original in everything

@@ -8,7 +8,13 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.tools import FunctionTool, QueryEngineTool, ToolOutput
 from llama_index.core.workflow import Context
 
-from headroom_core import compress_text, count_tokens, parse_markers
+from headroom_core import (
+    RETRIEVE_TOOL_DESCRIPTION,
+    RETRIEVE_TOOL_PARAMETERS,
+    compress_text,
+    count_tokens,
+    parse_markers,
+)
 from headroom_integrations.llamaindex import (
     HeadroomFunctionTool,
     HeadroomNodePostprocessor,
@@ -37,15 +43,14 @@ def test_retrieve_tool_metadata():
     assert isinstance(tool, FunctionTool)
     assert tool.metadata.name == "headroom_retrieve"
     assert tool.metadata.fn_schema is HeadroomRetrieveArgs
-    params = tool.metadata.get_parameters_dict()
-    assert params["required"] == ["key"]
-    assert set(params["properties"]) == {"key", "query", "limit"}
-    assert "headroom_retrieve(key=" in tool.metadata.description
+    # The schema and description every Headroom retrieve tool shows a model.
+    assert tool.metadata.get_parameters_dict() == RETRIEVE_TOOL_PARAMETERS
+    assert tool.metadata.description == RETRIEVE_TOOL_DESCRIPTION
 
 
 def test_retrieve_tool_returns_the_exact_original(ccr_config):
     key, _ = _stashed_key(ccr_config)
-    tool = headroom_retrieve_tool(ccr_config)
+    tool = headroom_retrieve_tool(ccr_config, max_tokens=10**7)
     assert tool.call(key=key).content == LOG
     # Keys pasted with quotes or in upper case still work.
     assert tool.call(key=f'"{key.upper()}"').content == LOG
@@ -68,8 +73,11 @@ def test_retrieve_tool_unknown_key_is_a_clear_message(ccr_config):
 
 def test_retrieve_tool_invalid_arguments_are_a_clear_message(ccr_config):
     tool = headroom_retrieve_tool(ccr_config)
-    assert "Invalid arguments" in tool.call(key="abc").content
-    assert "limit" in tool.call(key="0123456789abcdef01234567", limit=0).content
+    assert "is not a Headroom key" in tool.call(key="abc").content
+    assert "`limit` must be" in tool.call(key="0123456789abcdef01234567", limit=0).content
+    # A missing key is an answer the model can act on, not a TypeError (issue 10, defect 4).
+    out = tool.call(query="anything")
+    assert not out.is_error and "needs a `key`" in out.content
 
 
 def test_retrieve_tool_query_without_match_says_so(ccr_config):
@@ -90,7 +98,7 @@ def test_retrieve_tool_caps_long_answers(ccr_config):
     out = tool.call(key=key).content
     assert count_tokens(out) <= 500
     head, note = out.rsplit("\n", 1)
-    assert LOG.startswith(head) and "again with `query`" in note
+    assert LOG.startswith(head) and "answer capped at 500 tokens" in note and "query" in note
     # A narrow call that fits comes back whole.
     assert tool.call(key=key, limit=2).content == "\n".join(LOG.splitlines()[:2])
 
@@ -125,7 +133,7 @@ def test_compressed_tool_keeps_name_and_schema_and_shrinks_output(ccr_config):
     assert out.raw_output == LOG  # code still gets the real value
     markers = parse_markers(out.content)
     assert markers
-    back = headroom_retrieve_tool(ccr_config).call(key=markers[0].key).content
+    back = headroom_retrieve_tool(ccr_config, max_tokens=10**7).call(key=markers[0].key).content
     assert back in LOG and len(back) > len(out.content) / 2
 
 
@@ -185,7 +193,7 @@ def test_compress_tool_rejects_non_tools():
 
 
 def test_disk_store_round_trip_through_postprocessor_and_tool(disk_config, real_paragraphs):
-    """The default kind of store (diskcache in a directory), shared by a fresh tool instance."""
+    """The default kind of store (SQLite in a directory), shared by a fresh tool instance."""
     from llama_index.core.schema import NodeWithScore, TextNode
 
     nodes = [

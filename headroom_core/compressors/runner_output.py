@@ -17,6 +17,7 @@ import itertools
 import re
 from typing import ClassVar
 
+from headroom_core._text import plural
 from headroom_core.compressors._base import CompressContext, Compressed
 
 _PASSING = re.compile(
@@ -66,10 +67,9 @@ _MAX_NAMED = 50
 _MIN_GAP = 3
 
 
-def _plural(n: int, word: str) -> str:
-    if word == "error":
-        return f"{n:,} error" if n == 1 else f"{n:,} errors"
-    return f"{n:,} {word}"
+def _count(n: int, word: str) -> str:
+    """`310 passed`, `2 failed`, `1 error` / `3 errors` (only "error" is a noun here)."""
+    return plural(n, word) if word == "error" else f"{n:,} {word}"
 
 
 class TestOutputCompressor:
@@ -109,7 +109,7 @@ class TestOutputCompressor:
             return None
 
         counts = _counts(lines, go_counts, passing_lines, len(failures))
-        summary = ", ".join(_plural(counts[k], k) for k in _ORDER if counts.get(k))
+        summary = ", ".join(_count(counts[k], k) for k in _ORDER if counts.get(k))
         if not summary:
             summary = f"{passing_lines:,} passing test lines"
         if failures:
@@ -155,7 +155,14 @@ def _trimmed_here(lines: list[str], keep: bytearray, index: int, gap: int) -> bo
     return not any(_PASSING.match(lines[j][:2000]) for j in range(index - gap, index))
 
 
+# All failure-line shapes in one pattern: most lines match none, and one C-level match
+# rules them out instead of nine Python-level calls.
+_ANY_FAILURE = re.compile("|".join(f"(?:{p.pattern})" for p in _FAILURE_NAMES))
+
+
 def _failure_name(line: str) -> str | None:
+    if _ANY_FAILURE.match(line[:2000]) is None:
+        return None
     for pattern in _FAILURE_NAMES:
         match = pattern.match(line[:2000])
         if match is None:
@@ -232,7 +239,7 @@ def _counts(lines: list[str], go_counts: dict[str, int], passing_lines: int, fai
         for line in reversed(lines):
             match = _UNITTEST_RESULT.match(line)
             if match:
-                details = dict(re.findall(r"(\w+)=(\d+)", match.group(2) or ""))
+                details: dict[str, str] = dict(re.findall(r"(\w+)=(\d+)", match.group(2) or ""))
                 failed = int(details.get("failures", 0))
                 errors = int(details.get("errors", 0))
                 skipped = int(details.get("skipped", 0))

@@ -1,0 +1,186 @@
+"""`ProxySettings`: every knob of `headroom proxy`, from flags, environment and a TOML file.
+
+Precedence, highest first: command-line flag > `HEADROOM_*` environment variable > the
+`[proxy]` table of the TOML file given with `--config` (or `$HEADROOM_CONFIG`) > default.
+`resolve_settings()` applies it; the CLI passes only the flags the user actually typed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from headroom_core._errors import HeadroomError
+
+
+class ProxyConfigError(HeadroomError, ValueError):
+    """A setting has a bad value or the config file cannot be read (a one-line message)."""
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_RETRIEVE_TOOL_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """What `headroom proxy` runs with. Validates itself on construction."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind. Loopback by default: the proxy forwards your API keys."""
+    port: int = 8787
+    upstream_openai: str = "https://api.openai.com"
+    """Where OpenAI requests go (a trailing `/v1` is accepted and ignored)."""
+    upstream_anthropic: str = "https://api.anthropic.com"
+    log_level: str = "info"
+    compress: bool = True
+    """Off: a plain pass-through proxy (useful to compare)."""
+    compress_timeout: float = 10.0
+    """Seconds one request's compression may take; past it the original is forwarded."""
+    compress_threads: int = 2
+    """Worker threads for compression (the event loop never compresses)."""
+    max_ccr_rounds: int = 3
+    """Retrievals the proxy answers itself per request before handing the turn back."""
+    retrieve_tool: str = "auto"
+    """'auto': add `headroom_retrieve` when the request carries markers; 'always': on every
+    compressed request (tools stay identical from the first turn, best for caching);
+    'never': never add it (markers are still there; an MCP server can answer them)."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    """Longest silence allowed between two chunks from the upstream (no total timeout)."""
+    max_connections: int = 200
+    ccr_dir: str | None = None
+    """CCR store directory; None: `$HEADROOM_CCR_DIR` or the user cache dir (shared with the SDK)."""
+    trust_env: bool = True
+    """Honour HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE for upstream connections."""
+    request_log: str | None = None
+    """Request log file (JSONL, rotated; figures only, no content); None: the user cache dir
+    (`headroom stats` reads it there); 'off': no log. Budgets, rate limits and the rest of
+    `[request_log]` are tables of the config file (docs/operations.md)."""
+    config_file: str | None = field(default=None, compare=False)
+    """The TOML file the settings were read from, if any (for messages only)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ProxyConfigError(f"port must be an integer 0-65535, got {self.port!r}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ProxyConfigError(
+                f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.retrieve_tool not in _RETRIEVE_TOOL_MODES:
+            raise ProxyConfigError(
+                f"retrieve_tool must be one of {', '.join(_RETRIEVE_TOOL_MODES)}, got {self.retrieve_tool!r}"
+            )
+        for name in ("upstream_openai", "upstream_anthropic"):
+            url = getattr(self, name)
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ProxyConfigError(f"{name} must be an http(s) URL, got {url!r}")
+        for name in ("compress_timeout", "connect_timeout", "read_timeout"):
+            if getattr(self, name) <= 0:
+                raise ProxyConfigError(f"{name} must be a positive number of seconds")
+        if self.compress_threads < 1 or self.max_connections < 1 or self.max_ccr_rounds < 0:
+            raise ProxyConfigError("compress_threads and max_connections must be >= 1, max_ccr_rounds >= 0")
+
+    def upstream_base(self, provider: str) -> str:
+        """The upstream origin (and path prefix) without a trailing `/v1`: paths keep theirs."""
+        url = self.upstream_anthropic if provider == "anthropic" else self.upstream_openai
+        url = url.rstrip("/")
+        return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    def headroom_config(self) -> Any:
+        """The core `HeadroomConfig` the proxy compresses and retrieves with."""
+        from headroom_core import HeadroomConfig
+
+        if self.ccr_dir:
+            return HeadroomConfig(ccr_path=self.ccr_dir)
+        return HeadroomConfig()
+
+    def with_(self, **changes: Any) -> ProxySettings:
+        return dataclasses.replace(self, **changes)
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ProxySettings) if f.name != "config_file")
+
+
+def env_name(setting: str) -> str:
+    """`HEADROOM_PORT` for `port`, and so on."""
+    return "HEADROOM_" + setting.upper()
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Env values are strings; TOML values are typed. Both end as the field's type."""
+    default = {f.name: f.default for f in fields(ProxySettings)}[name]
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return None if value in (None, "") else str(value)
+    except (TypeError, ValueError):
+        raise ProxyConfigError(f"{source}: {name} has a bad value {value!r}") from None
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The `[proxy]` table of a TOML file (other tables are for other commands)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ProxyConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProxyConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    table = doc.get("proxy", {})
+    if not isinstance(table, dict):
+        raise ProxyConfigError(f"config file {path}: [proxy] must be a table")
+    unknown = sorted(set(table) - set(SETTING_NAMES))
+    if unknown:
+        raise ProxyConfigError(
+            f"config file {path}: unknown key(s) in [proxy]: {', '.join(unknown)} "
+            f"(known: {', '.join(SETTING_NAMES)})"
+        )
+    return table
+
+
+def resolve_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> ProxySettings:
+    """Settings from flags > environment > TOML file > defaults.
+
+    `flags` holds only what the user passed (None values are ignored). The config file is
+    `config_file`, else `$HEADROOM_CONFIG`, else none.
+    """
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    unknown = sorted(set(flags) - set(SETTING_NAMES))
+    if unknown:
+        raise ProxyConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    path = config_file or env.get("HEADROOM_CONFIG") or None
+    from_file = read_toml(path) if path else {}
+    values: dict[str, Any] = {}
+    for name in SETTING_NAMES:
+        if name in flags:
+            values[name] = flags[name]
+        elif env.get(env_name(name), "") != "":
+            values[name] = _coerce(name, env[env_name(name)], f"${env_name(name)}")
+        elif name in from_file:
+            values[name] = _coerce(name, from_file[name], f"config file {path}")
+    return ProxySettings(**values, config_file=path)
