@@ -45,6 +45,16 @@ def proxy_command(
     ccr_dir: Optional[str] = typer.Option(
         None, help="CCR store directory [env HEADROOM_CCR_DIR; default: user cache dir]."
     ),
+    ccr_url: Optional[str] = typer.Option(
+        None,
+        help="Redis URL of a CCR store shared by several proxies, also used for shared budgets and "
+        "rate limits [env HEADROOM_CCR_URL; default: the disk store].",
+    ),
+    tenant_from: Optional[str] = typer.Option(
+        None,
+        help="Whose CCR records a request sees: api-key, header:NAME, none or auto "
+        "[env HEADROOM_TENANT_FROM; default auto: api-key with --ccr-url, else none].",
+    ),
 ) -> None:
     try:
         from headroom_proxy import ProxyConfigError, resolve_settings, serve
@@ -68,6 +78,8 @@ def proxy_command(
         "retrieve_tool": retrieve_tool,
         "read_timeout": read_timeout,
         "ccr_dir": ccr_dir,
+        "ccr_url": ccr_url,
+        "tenant_from": tenant_from,
     }
     try:
         settings = resolve_settings(flags, config_file=config)

@@ -180,6 +180,7 @@ class Proxy:
             self.operations = operations_for(self.settings)
             self.operations.install(self.hooks)
         self.config = self.settings.headroom_config()
+        self._tenant_configs: dict[str, Any] = {}
         self.client: httpx.AsyncClient | None = None
         self.executor: ThreadPoolExecutor | None = None
         self._warm_up: asyncio.Future | None = None
@@ -333,9 +334,17 @@ class Proxy:
         return await self._llm(request, OPENAI_RESPONSES)
 
     def config_for(self, request: Request) -> Any:
-        """The `HeadroomConfig` for one request. Override for per-tenant stores (issue 17): the
-        request's headers say who is asking; return a config whose CCR store is theirs."""
-        return self.config
+        """The `HeadroomConfig` for one request: the request's tenant (`tenant_from`) sees only
+        its own CCR records (issue 17, docs/deploying.md)."""
+        tenant = self.settings.tenant_of(request.headers)
+        if tenant is None:
+            return self.config
+        config = self._tenant_configs.get(tenant)
+        if config is None:
+            if len(self._tenant_configs) >= 4096:  # bounded: forget the oldest tenant
+                self._tenant_configs.pop(next(iter(self._tenant_configs)))
+            config = self._tenant_configs[tenant] = self.config.with_(tenant=tenant)
+        return config
 
     async def _compress(self, kind: str, payload: dict[str, Any], size: int, config: Any) -> Outcome:
         if size <= _INLINE_BYTES and self._warm_up is not None and self._warm_up.done():

@@ -157,6 +157,11 @@ def operations_for(
         cfg.request_log = False
     elif settings.request_log:
         cfg.request_log_path = settings.request_log
+    if budget_store is None and rate_limit_store is None:
+        from headroom_proxy._redis_state import shared_stores  # Redis when `ccr_url` is set
+
+        shared = shared_stores(settings)
+        budget_store, rate_limit_store = shared.get("budget_store"), shared.get("rate_limit_store")
     return Operations(
         cfg,
         usage_config=settings.headroom_config(),

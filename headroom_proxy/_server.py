@@ -58,6 +58,7 @@ def serve(settings: ProxySettings, hooks: Any = None) -> None:
     logging.getLogger("headroom").setLevel(settings.log_level.upper())
     if settings.log_level != "debug":  # one line per upstream call duplicates our own request line
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings.check_ccr_store()  # a configured Redis that does not answer: one line, no start
     sock = bind_socket(settings.host, settings.port)
     config = uvicorn.Config(
         create_app(settings, hooks),

@@ -53,12 +53,25 @@ class ProxySettings:
     max_connections: int = 200
     ccr_dir: str | None = None
     """CCR store directory; None: `$HEADROOM_CCR_DIR` or the user cache dir (shared with the SDK)."""
+    ccr_url: str | None = None
+    """Redis URL (`redis://`, `rediss://`, `unix://`) of a CCR store shared by several instances;
+    it also holds their shared budgets and rate limits. Checked at start-up (docs/deploying.md)."""
+    tenant_from: str = "auto"
+    """Whose CCR records a request sees: 'api-key' (a hash of the client's key), 'header:<name>'
+    (that request header), 'none', or 'auto' ('api-key' with `ccr_url`, else 'none')."""
     trust_env: bool = True
     """Honour HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE for upstream connections."""
     request_log: str | None = None
     """Request log file (JSONL, rotated; figures only, no content); None: the user cache dir
     (`headroom stats` reads it there); 'off': no log. Budgets, rate limits and the rest of
     `[request_log]` are tables of the config file (docs/operations.md)."""
+    ml: str | None = None
+    """'llmlingua2': prose is compressed by LLMLingua-2 (the `llmlingua` extra and a locally
+    cached model; docs/compressors/llmlingua.md); None: extractive only."""
+    ml_model: str | None = None
+    """LLMLingua-2 model directory or cached Hugging Face id; None: the default model."""
+    ml_rate: float = 0.4
+    """Share of a prose text's tokens LLMLingua-2 keeps."""
     config_file: str | None = field(default=None, compare=False)
     """The TOML file the settings were read from, if any (for messages only)."""
 
@@ -82,6 +95,24 @@ class ProxySettings:
                 raise ProxyConfigError(f"{name} must be a positive number of seconds")
         if self.compress_threads < 1 or self.max_connections < 1 or self.max_ccr_rounds < 0:
             raise ProxyConfigError("compress_threads and max_connections must be >= 1, max_ccr_rounds >= 0")
+        if self.ccr_url:
+            from headroom_core._ccr._redis import is_store_url, redact_url
+
+            if not is_store_url(self.ccr_url):
+                raise ProxyConfigError(
+                    f"ccr_url must be a redis://, rediss:// or unix:// URL, got {redact_url(self.ccr_url)!r}"
+                )
+        if not (
+            self.tenant_from in ("auto", "api-key", "none")
+            or (self.tenant_from.startswith("header:") and self.tenant_from[7:].strip())
+        ):
+            raise ProxyConfigError(
+                f"tenant_from must be auto, api-key, none or header:<name>, got {self.tenant_from!r}"
+            )
+        if self.ml not in (None, "llmlingua2"):
+            raise ProxyConfigError(f"ml must be 'llmlingua2' or unset, got {self.ml!r}")
+        if not 0 < self.ml_rate <= 1:
+            raise ProxyConfigError(f"ml_rate must be in (0, 1], got {self.ml_rate!r}")
 
     def upstream_base(self, provider: str) -> str:
         """The upstream origin (and path prefix) without a trailing `/v1`: paths keep theirs."""
@@ -91,11 +122,50 @@ class ProxySettings:
 
     def headroom_config(self) -> Any:
         """The core `HeadroomConfig` the proxy compresses and retrieves with."""
-        from headroom_core import HeadroomConfig
+        from headroom_core import HeadroomConfig, TextConfig
 
+        changes: dict[str, Any] = {}
         if self.ccr_dir:
-            return HeadroomConfig(ccr_path=self.ccr_dir)
-        return HeadroomConfig()
+            changes["ccr_path"] = self.ccr_dir
+        if self.ml:
+            model = {"ml_model": self.ml_model} if self.ml_model else {}
+            changes["text"] = TextConfig(ml=self.ml, ml_rate=self.ml_rate, **model)
+        if self.ccr_url:  # a shared Redis store (it wins over ccr_dir)
+            changes["ccr_store"] = self.ccr_url
+        return HeadroomConfig(**changes)
+
+    def check_ccr_store(self) -> None:
+        """Start-up: a configured Redis must answer, else a one-line `ProxyConfigError`."""
+        if not self.ccr_url:
+            return
+        from headroom_core import CCRStoreError, store_from_url
+
+        try:
+            store_from_url(self.ccr_url, check=True).close()
+        except CCRStoreError as exc:
+            raise ProxyConfigError(f"{exc} (check --ccr-url / HEADROOM_CCR_URL)") from None
+
+    def tenant_of(self, headers: Any) -> str | None:
+        """The CCR tenant of a request (see `tenant_from`); None: the shared namespace."""
+        mode = self.tenant_from
+        if mode == "auto":
+            mode = "api-key" if self.ccr_url else "none"
+        if mode == "none":
+            return None
+        if mode == "api-key":
+            from headroom_core._requestlog import key_id_from_headers
+
+            return key_id_from_headers(headers)
+        value = (headers.get(mode[len("header:") :].strip()) or "").strip()
+        if not value:
+            return None
+        from headroom_core._ccr._redis import TENANT_PATTERN
+
+        if TENANT_PATTERN.fullmatch(value):
+            return value
+        import hashlib
+
+        return "h_" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
 
     def with_(self, **changes: Any) -> ProxySettings:
         return dataclasses.replace(self, **changes)

@@ -27,7 +27,7 @@ import numpy as np
 import orjson
 from PIL import Image
 
-from headroom_core.images import _codec, _ocr
+from headroom_core.images import _codec, _fetch, _ocr
 from headroom_core.images._analysis import (
     colour_stats,
     detail_retention,
@@ -140,19 +140,6 @@ def _passthrough(block: Mapping[str, Any], tokens: int, note: str) -> ImageOutco
 
 def _stash(block: Mapping[str, Any], ctx: Any, **meta: Any) -> str:
     return ctx.stash(orjson.dumps(block).decode(), "image", **meta)
-
-
-def _fetch(url: str, timeout: float, limit: int) -> bytes:
-    if not url.lower().startswith(("https://", "http://")):
-        raise ValueError("only http(s) image URLs are fetched")
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"User-Agent": "headroom-ai"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        raw = response.read(limit + 1)
-    if len(raw) > limit:
-        raise ValueError(f"remote image is larger than {limit:,} bytes")
-    return raw
 
 
 def _output_format(image: Image.Image, source_format: str, text_bearing: bool = False) -> str:
@@ -367,7 +354,7 @@ def _compress_one(
         if not ctx.can_drop:
             return None
         try:
-            raw = _fetch(ref.url, cfg.fetch_timeout_seconds, cfg.max_payload_bytes)
+            raw = _fetch.fetch(ref.url, cfg.fetch_timeout_seconds, cfg.max_payload_bytes)
         except Exception as exc:
             return _passthrough(block, tokens_before, f"remote image not fetched ({type(exc).__name__})")
     elif ref.b64 is None:
@@ -376,7 +363,7 @@ def _compress_one(
         return _passthrough(block, tokens_before, f"image payload over {cfg.max_payload_bytes:,} bytes")
     if not ctx.can_drop:
         return None  # every strategy below is lossy; without CCR the original would be lost
-    if raw is None:
+    if raw is None and ref.b64 is not None:  # a data URL (a remote one was fetched above)
         info = _codec.header_info(ref.b64)
         if info is not None and info[0] * info[1] > cfg.max_pixels:
             return _passthrough(
@@ -386,6 +373,8 @@ def _compress_one(
             raw = _codec.b64decode(ref.b64)
         except ValueError as exc:
             return _passthrough(block, tokens_before, str(exc))
+    if raw is None:  # not reached: each branch above fetched, returned or had a base64 body
+        return _passthrough(block, tokens_before, "no image data")
     try:
         image, fmt = _codec.decode(raw, cfg.max_pixels)
     except _codec.BadImage as exc:

@@ -507,6 +507,22 @@ def test_adapters_pass_the_strategy_through(model_dir, calls):
 # --------------------------------------------------------------------------- config
 
 
+def test_proxy_settings_reach_the_text_config(tmp_path):
+    from headroom_proxy._settings import ProxyConfigError, resolve_settings
+
+    toml = tmp_path / "headroom.toml"
+    toml.write_text('[proxy]\nml = "llmlingua2"\nml_model = "/models/ll2"\nml_rate = 0.3\n')
+    text = resolve_settings({}, env={}, config_file=str(toml)).headroom_config().text
+    assert (text.ml, text.ml_model, text.ml_rate) == ("llmlingua2", "/models/ll2", 0.3)
+    env = {"HEADROOM_ML": "llmlingua2"}
+    assert resolve_settings({}, env=env).headroom_config().text.ml_model == DEFAULT
+    assert resolve_settings({}, env={}).headroom_config().text.ml is None
+    with pytest.raises(ProxyConfigError, match="ml must be"):
+        resolve_settings({}, env={"HEADROOM_ML": "gpt"})
+    with pytest.raises(ProxyConfigError, match="ml_rate"):
+        resolve_settings({}, env={"HEADROOM_ML": "llmlingua2", "HEADROOM_ML_RATE": "2"})
+
+
 @pytest.mark.parametrize(
     "options",
     [

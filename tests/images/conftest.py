@@ -54,15 +54,7 @@ def memory_config():
 
 @pytest.fixture
 def image_ctx(memory_config):
-    return make_ctx(memory_config)
-
-
-def make_ctx(config, model: str = "gpt-4o", query: str | None = None):
     """A compression context like the one `compress()` gives its image slots."""
-    from headroom_core._pipeline import resolve_store
-    from headroom_core._tokenizer import get_tokenizer
-    from headroom_core.compressors import CompressContext
+    from tests.support import make_ctx
 
-    return CompressContext(
-        config=config, tokenizer=get_tokenizer(model), store=resolve_store(config), query=query
-    )
+    return make_ctx(config=memory_config)

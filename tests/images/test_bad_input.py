@@ -9,8 +9,9 @@ import pytest
 
 from headroom_core import compress
 from headroom_core.images import compress_image_block, estimate_block_tokens
+from tests.support import make_ctx
 
-from .conftest import ANIMATED_GIF, SCREENSHOT, anthropic_block, b64, make_ctx, openai_block
+from .conftest import ANIMATED_GIF, SCREENSHOT, anthropic_block, b64, openai_block
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -29,7 +30,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def _outcome(block, config, model="gpt-4o"):
-    return compress_image_block(block, model=model, ctx=make_ctx(config, model))
+    return compress_image_block(block, model=model, ctx=make_ctx(config=config, model=model))
 
 
 def test_truncated_png_passes_through(memory_config):

@@ -12,8 +12,9 @@ from PIL import Image
 from headroom_core import HeadroomConfig, MemoryCCRStore, compress, count_tokens, retrieve
 from headroom_core.images import compress_image_block, dedupe_images, estimate_block_tokens
 from headroom_core.images._codec import b64decode, locate
+from tests.support import make_ctx
 
-from .conftest import CAT, DIAGRAM, PHOTO, SCREENSHOT, TEXT_PAGE, anthropic_block, file_block, make_ctx
+from .conftest import CAT, DIAGRAM, PHOTO, SCREENSHOT, TEXT_PAGE, anthropic_block, file_block
 
 
 def _decoded(block: dict) -> Image.Image:
@@ -55,21 +56,23 @@ def test_anthropic_message_end_to_end(memory_config):
 
 def test_deterministic_bytes(memory_config):
     block = file_block(PHOTO)
-    first = compress_image_block(block, model="gpt-4o", ctx=make_ctx(memory_config))
-    second = compress_image_block(block, model="gpt-4o", ctx=make_ctx(memory_config))
+    first = compress_image_block(block, model="gpt-4o", ctx=make_ctx(config=memory_config))
+    second = compress_image_block(block, model="gpt-4o", ctx=make_ctx(config=memory_config))
     assert first is not None and first.block == second.block and first.strategy == second.strategy
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-5", "gemini-2.0-flash"])
 def test_output_is_what_the_accounting_says(memory_config, model):
-    out = compress_image_block(file_block(SCREENSHOT), model=model, ctx=make_ctx(memory_config, model))
+    out = compress_image_block(
+        file_block(SCREENSHOT), model=model, ctx=make_ctx(config=memory_config, model=model)
+    )
     assert out is not None
     assert estimate_block_tokens(out.block, model) == out.tokens_after < out.tokens_before
 
 
 def test_text_page_keeps_legible_resolution(memory_config):
     # The scanned page is small already; OpenAI low detail sees it whole, so that is free.
-    out = compress_image_block(file_block(TEXT_PAGE), model="gpt-4o", ctx=make_ctx(memory_config))
+    out = compress_image_block(file_block(TEXT_PAGE), model="gpt-4o", ctx=make_ctx(config=memory_config))
     assert out is not None and out.block["image_url"]["detail"] == "low"
     assert _decoded(out.block).size == (384, 191)
 
@@ -77,14 +80,14 @@ def test_text_page_keeps_legible_resolution(memory_config):
 def test_quality_bar_is_respected(memory_config):
     strict = memory_config.with_(images=replace(memory_config.images, min_ssim=0.999, min_detail=0.999))
     out = compress_image_block(
-        file_block(PHOTO), model="claude-opus-4", ctx=make_ctx(strict, "claude-opus-4")
+        file_block(PHOTO), model="claude-opus-4", ctx=make_ctx(config=strict, model="claude-opus-4")
     )
     assert out is None  # nothing but the original meets a near-perfect bar
 
 
 def test_ccr_disabled_means_no_lossy_change():
     config = HeadroomConfig(ccr_enabled=False)
-    out = compress_image_block(file_block(SCREENSHOT), model="gpt-4o", ctx=make_ctx(config))
+    out = compress_image_block(file_block(SCREENSHOT), model="gpt-4o", ctx=make_ctx(config=config))
     assert out is None
 
 
@@ -97,7 +100,7 @@ def test_images_disabled(memory_config):
 
 def test_small_images_are_left_alone(memory_config):
     out = compress_image_block(
-        file_block(TEXT_PAGE, "anthropic"), model="claude-3-haiku", ctx=make_ctx(memory_config)
+        file_block(TEXT_PAGE, "anthropic"), model="claude-3-haiku", ctx=make_ctx(config=memory_config)
     )
     assert out is None  # 98 tokens: below ImageConfig.min_tokens
 
@@ -109,7 +112,7 @@ def test_uniform_border_is_cropped(memory_config):
     buf = io.BytesIO()
     canvas.save(buf, "PNG")
     block = anthropic_block(buf.getvalue())
-    out = compress_image_block(block, model="claude-3-5-sonnet", ctx=make_ctx(memory_config))
+    out = compress_image_block(block, model="claude-3-5-sonnet", ctx=make_ctx(config=memory_config))
     assert out is not None and out.strategy.startswith("crop")
     w, h = _decoded(out.block).size
     assert w <= cat.width + 4 and h <= cat.height + 4
@@ -138,7 +141,7 @@ def test_dedupe_images_function(memory_config):
         {"role": "user", "content": [block]},
         {"role": "user", "content": [block, {"type": "text", "text": "same?"}]},
     ]
-    out, keys = dedupe_images(messages, make_ctx(memory_config))
+    out, keys = dedupe_images(messages, make_ctx(config=memory_config))
     assert out[0]["content"][0] == block
     assert out[1]["content"][0]["type"] == "text" and len(keys) == 1
     assert json.loads(retrieve(keys[0], store=memory_config.ccr_store)) == block
@@ -149,7 +152,7 @@ def test_dedupe_images_function(memory_config):
 def test_langchain_v1_image_block(memory_config):
     raw = SCREENSHOT.read_bytes()
     block = {"type": "image", "base64": anthropic_block(raw)["source"]["data"], "mime_type": "image/png"}
-    out = compress_image_block(block, model="claude-3-5-sonnet", ctx=make_ctx(memory_config))
+    out = compress_image_block(block, model="claude-3-5-sonnet", ctx=make_ctx(config=memory_config))
     assert out is not None and set(out.block) == {"type", "base64", "mime_type"}
     assert out.tokens_after < out.tokens_before
 
@@ -161,7 +164,7 @@ def test_mixed_set_savings_and_quality(memory_config):
     for path in (SCREENSHOT, PHOTO, DIAGRAM, CAT):
         for model in ("gpt-4o", "claude-sonnet-4-5"):
             block = file_block(path)
-            out = compress_image_block(block, model=model, ctx=make_ctx(config, model))
+            out = compress_image_block(block, model=model, ctx=make_ctx(config=config, model=model))
             tokens = estimate_block_tokens(block, model)
             before += tokens
             after += out.tokens_after if out is not None else tokens
@@ -173,7 +176,7 @@ def test_mixed_set_savings_and_quality(memory_config):
 def test_anthropic_blocks_priced_for_openai_never_claim_low_detail(memory_config):
     # Anthropic blocks have no `detail` field, so the 85-token low level is not available.
     block = anthropic_block(SCREENSHOT.read_bytes())
-    out = compress_image_block(block, model="gpt-4o", ctx=make_ctx(memory_config))
+    out = compress_image_block(block, model="gpt-4o", ctx=make_ctx(config=memory_config))
     assert out is not None and "detail" not in out.block
     assert out.tokens_after == estimate_block_tokens(out.block, "gpt-4o") > 85
 

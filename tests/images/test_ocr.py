@@ -19,8 +19,9 @@ from headroom_core.images import _ocr, compress_image_block
 from headroom_core.images._analysis import uniform_border
 from headroom_core.images._codec import b64decode, locate
 from headroom_core.images._compress import _normalise_mode, ocr_recall, ocr_reference, reference_view
+from tests.support import make_ctx
 
-from .conftest import FIXTURES, SCREENSHOT, anthropic_block, make_ctx, openai_block
+from .conftest import FIXTURES, SCREENSHOT, anthropic_block, openai_block
 
 if not _ocr.available():
     if os.environ.get("CI"):
@@ -129,7 +130,9 @@ def test_every_compressed_text_image_meets_the_ocr_bar(path, provider):
     raw = path.read_bytes()
     block = anthropic_block(raw) if provider == "anthropic" else openai_block(raw)
     config = _ocr_config()
-    out = compress_image_block(block, model=model, ctx=make_ctx(config, model, "Read the labels."))
+    out = compress_image_block(
+        block, model=model, ctx=make_ctx(query="Read the labels.", config=config, model=model)
+    )
     if out is None:
         return  # nothing met both bars below the original: left alone, which is allowed
     assert out.strategy != "passthrough" and "OCR recall" in out.summary
@@ -143,8 +146,8 @@ def test_every_compressed_text_image_meets_the_ocr_bar(path, provider):
 def test_generated_small_font_terminal_meets_the_bar_and_is_deterministic():
     raw = _png(generated_terminal(11))
     config = _ocr_config()
-    first = compress_image_block(openai_block(raw), model="gpt-4o", ctx=make_ctx(config))
-    second = compress_image_block(openai_block(raw), model="gpt-4o", ctx=make_ctx(_ocr_config()))
+    first = compress_image_block(openai_block(raw), model="gpt-4o", ctx=make_ctx(config=config))
+    second = compress_image_block(openai_block(raw), model="gpt-4o", ctx=make_ctx(config=_ocr_config()))
     assert first is not None and second is not None
     assert (
         first.block == second.block
@@ -160,6 +163,8 @@ def test_without_tesseract_the_router_decides(monkeypatch):
     monkeypatch.setattr(_ocr, "_command", lambda: None)
     monkeypatch.setattr(_ocr, "available", lambda: False)
     out = compress_image_block(
-        openai_block(CHART.read_bytes()), model="gpt-4o", ctx=make_ctx(_ocr_config(), "gpt-4o", "Read it.")
+        openai_block(CHART.read_bytes()),
+        model="gpt-4o",
+        ctx=make_ctx(query="Read it.", config=_ocr_config(), model="gpt-4o"),
     )
     assert out is None or ("OCR recall" not in out.summary and "low" not in out.strategy.split("+"))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom_core.images import compress_image_block, estimate_block_tokens
+from headroom_core.images import _codec, compress_image_block, estimate_block_tokens
+from headroom_core.images._compress import FALLBACK_TOKENS
+from tests.support import make_ctx
 
-from .conftest import SCREENSHOT, anthropic_block, make_ctx, openai_block
+from .conftest import SCREENSHOT, anthropic_block, openai_block
 
 _PNG = SCREENSHOT.read_bytes()
 
@@ -25,7 +27,7 @@ def test_damaged_images_never_raise(memory_config, cut, flip, mime, anthropic):
     block = anthropic_block(bytes(data), mime) if anthropic else openai_block(bytes(data), mime)
     model = "claude-3-5-sonnet" if anthropic else "gpt-4o"
     assert estimate_block_tokens(block, model) > 0
-    out = compress_image_block(block, model=model, ctx=make_ctx(memory_config, model))
+    out = compress_image_block(block, model=model, ctx=make_ctx(config=memory_config, model=model))
     if out is not None and out.strategy == "passthrough":
         assert out.block == block
 
@@ -45,4 +47,13 @@ def test_damaged_images_never_raise(memory_config, cut, flip, mime, anthropic):
     )
 )
 def test_arbitrary_blocks_are_counted(block):
-    assert estimate_block_tokens(block, "gpt-4o") >= 0
+    """Any dict is priced without raising. A block with no image that can be sized costs the
+    documented fallback (OpenAI's low-detail price), never 0 or a guess; one that can be
+    sized costs something."""
+    tokens = estimate_block_tokens(block, "gpt-4o")
+    ref = _codec.locate(block)
+    sized = ref is not None and ref.b64 is not None and _codec.header_info(ref.b64) is not None
+    if sized:
+        assert tokens > 0
+    else:
+        assert tokens == FALLBACK_TOKENS

@@ -9,8 +9,9 @@ from headroom_core import HeadroomConfig, MemoryCCRStore, compress
 from headroom_core._config import ImageConfig
 from headroom_core.images import compress_image_block
 from headroom_core.images._intent import question_intent
+from tests.support import make_ctx
 
-from .conftest import CAT, FIXTURES, file_block, make_ctx, openai_block
+from .conftest import CAT, FIXTURES, file_block, openai_block
 
 CHART = FIXTURES / "images" / "cargo_build_unit_time_chart.png"
 """A real chart with small labels whose low-detail version passes SSIM and detail (0.96 /
@@ -53,19 +54,25 @@ def _level(out) -> str:
 def test_read_question_never_takes_a_text_image_to_low_detail():
     block = openai_block(CHART.read_bytes())
     for question in ("Read the numbers on the bars.", "What does the code say?", "List the labels."):
-        out = compress_image_block(block, model="gpt-4o", ctx=make_ctx(_config(), "gpt-4o", question))
+        out = compress_image_block(
+            block, model="gpt-4o", ctx=make_ctx(query=question, config=_config(), model="gpt-4o")
+        )
         assert _level(out) != "low", question
 
 
 def test_no_question_keeps_text_legible_too():
-    out = compress_image_block(openai_block(CHART.read_bytes()), model="gpt-4o", ctx=make_ctx(_config()))
+    out = compress_image_block(
+        openai_block(CHART.read_bytes()), model="gpt-4o", ctx=make_ctx(config=_config())
+    )
     assert _level(out) != "low"
 
 
 def test_layout_or_colour_question_may_take_it_to_low_detail():
     question = "What colours are used, and how is the chart laid out?"
     out = compress_image_block(
-        openai_block(CHART.read_bytes()), model="gpt-4o", ctx=make_ctx(_config(), "gpt-4o", question)
+        openai_block(CHART.read_bytes()),
+        model="gpt-4o",
+        ctx=make_ctx(query=question, config=_config(), model="gpt-4o"),
     )
     assert _level(out) == "low" and "question is visual" in out.summary
 
@@ -74,14 +81,18 @@ def test_query_aware_off_ignores_the_question():
     config = _config(query_aware=False)
     question = "What colours are used?"
     out = compress_image_block(
-        openai_block(CHART.read_bytes()), model="gpt-4o", ctx=make_ctx(config, "gpt-4o", question)
+        openai_block(CHART.read_bytes()),
+        model="gpt-4o",
+        ctx=make_ctx(query=question, config=config, model="gpt-4o"),
     )
     assert _level(out) != "low"
 
 
 def test_photos_go_low_whatever_the_question():
     block = file_block(CAT)
-    out = compress_image_block(block, model="gpt-4o", ctx=make_ctx(_config(), "gpt-4o", "Read all text."))
+    out = compress_image_block(
+        block, model="gpt-4o", ctx=make_ctx(query="Read all text.", config=_config(), model="gpt-4o")
+    )
     assert _level(out) == "low"
 
 
