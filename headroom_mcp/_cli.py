@@ -48,24 +48,21 @@ mcp_app = typer.Typer(
 )
 
 
-def _config(ccr_dir: str | None, ccr_url: str | None) -> Any:
+def _config(ccr_dir: str | None, ccr_url: str | None, tenant: str | None = None) -> Any:
     """The HeadroomConfig naming the CCR store. The default is the SDK's and the proxy's store
-    (`$HEADROOM_CCR_DIR` or the user cache dir), which is what makes markers portable."""
-    from headroom_core import HeadroomConfig
+    (`$HEADROOM_CCR_DIR` or the user cache dir), which is what makes markers portable; with
+    `ccr_url`, a shared Redis store that must answer now (docs/deploying.md)."""
+    from headroom_core import CCRStoreError, HeadroomConfig, store_from_url
 
-    if ccr_url:
-        # Hook for a URL-addressed store (Redis, issue 17): build the store here and pass it
-        # as HeadroomConfig(ccr_store=...). Until that store exists, say so plainly.
-        import headroom_core
-
-        factory = getattr(headroom_core, "store_from_url", None)
-        if factory is None:
-            typer.echo("headroom mcp: --ccr-url needs a Headroom build with the Redis CCR store", err=True)
-            raise typer.Exit(2)
-        return HeadroomConfig(ccr_store=factory(ccr_url))
-    if ccr_dir:
-        return HeadroomConfig(ccr_path=ccr_dir)
-    return HeadroomConfig()
+    try:
+        if ccr_url:
+            return HeadroomConfig(ccr_store=store_from_url(ccr_url, check=True), tenant=tenant)
+        if ccr_dir:
+            return HeadroomConfig(ccr_path=ccr_dir, tenant=tenant)
+        return HeadroomConfig(tenant=tenant)
+    except (CCRStoreError, ValueError, TypeError) as exc:  # one line, no traceback
+        typer.echo(f"headroom mcp: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _setup_logging(level: str) -> None:
@@ -88,7 +85,19 @@ def serve(
         "--ccr-dir",
         help="CCR store directory (default: $HEADROOM_CCR_DIR, else the user cache dir: the proxy's and SDK's).",
     ),
-    ccr_url: Optional[str] = typer.Option(None, "--ccr-url", envvar="HEADROOM_CCR_URL", hidden=True),
+    ccr_url: Optional[str] = typer.Option(
+        None,
+        "--ccr-url",
+        envvar="HEADROOM_CCR_URL",
+        help="Redis URL of a CCR store shared with proxies on other machines (redis://, rediss://); "
+        "checked at start-up.",
+    ),
+    tenant: Optional[str] = typer.Option(
+        None,
+        "--tenant",
+        envvar="HEADROOM_TENANT",
+        help="Read and write only this tenant's CCR records (see the Deploying docs page).",
+    ),
     answer_max_tokens: int = typer.Option(
         2000, "--answer-max-tokens", min=1, help="Cap on one headroom_retrieve answer, in tokens."
     ),
@@ -126,7 +135,7 @@ def serve(
         )
         raise typer.Exit(1) from None
     settings = MCPSettings(
-        config=_config(ccr_dir, ccr_url),
+        config=_config(ccr_dir, ccr_url, tenant),
         answer_max_tokens=answer_max_tokens,
         compress_timeout_seconds=compress_timeout,
         retrieve_timeout_seconds=compress_timeout,

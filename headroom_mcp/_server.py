@@ -191,9 +191,9 @@ def check_arguments(tool: str, arguments: dict[str, Any], settings: MCPSettings)
             raise ToolError(
                 f"{tool}: `{name}` must be {_TYPE_WORDS[kind]}, got {_type_name(value)}; send {what}."
             )
-        if kind is int and value < 1:
+        if kind is int and isinstance(value, int) and value < 1:
             raise ToolError(f"{tool}: `{name}` must be at least 1, got {value}.")
-        if kind is str and len(value) > _MAX_CHARS.get(name, len(value)):
+        if kind is str and isinstance(value, str) and len(value) > _MAX_CHARS.get(name, len(value)):
             raise ToolError(
                 f"{tool}: `{name}` is {len(value):,} characters, longer than the {_MAX_CHARS[name]:,} "
                 f"accepted; send {what}."

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -209,6 +210,9 @@ class Operations:
         self.metrics = Metrics() if self.config.metrics else None
         self.budgets = Budgets(self.config.budgets, budget_store)
         self.rate_limiter = RateLimiter(self.config.rate_limits, rate_limit_store)
+        # In-process stores answer in microseconds; a shared store (Redis) is network I/O, so
+        # its checks run in a worker thread and a slow server never holds up the event loop.
+        self.offload_checks = budget_store is not None or rate_limit_store is not None
         self.request_log = (
             RequestLog(
                 self.config.request_log_path,
@@ -280,7 +284,10 @@ class Operations:
         tokens, usd, _ = self.estimate(info)
         extra: list[tuple[bytes, bytes]] = notes.setdefault("response_headers", [])
         if self.rate_limiter:
-            decision = self.rate_limiter.check(key_id, tokens)
+            if self.offload_checks:
+                decision = await anyio.to_thread.run_sync(self.rate_limiter.check, key_id, tokens)
+            else:
+                decision = self.rate_limiter.check(key_id, tokens)
             remaining = decision.remaining or {}
             limits = decision.limits or {}
             if not decision.allowed:
@@ -310,7 +317,10 @@ class Operations:
                     )
             notes["rate_tokens"] = tokens
         if self.budgets:
-            admitted = self.budgets.admit(key_id, usd, tokens)
+            if self.offload_checks:
+                admitted = await anyio.to_thread.run_sync(self.budgets.admit, key_id, usd, tokens)
+            else:
+                admitted = self.budgets.admit(key_id, usd, tokens)
             if isinstance(admitted, Rejection):
                 budget = admitted.budget
                 if self.metrics is not None:
@@ -466,8 +476,6 @@ class Operations:
         }
 
     async def _stats_for(self, request: Request) -> dict[str, Any] | Response:
-        import anyio
-
         since = request.query_params.get("since", "24h")
         try:
             parse_duration(since)

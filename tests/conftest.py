@@ -15,6 +15,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # The default CCR store must never be the user's real cache during tests.
 _CCR_DIR = tempfile.mkdtemp(prefix="headroom-test-ccr-")
 os.environ["HEADROOM_CCR_DIR"] = _CCR_DIR
+# Nor a developer's own Redis store, or their real proxy request log.
+os.environ.pop("HEADROOM_CCR_URL", None)
+os.environ["HEADROOM_REQUEST_LOG"] = os.path.join(_CCR_DIR, "requests.jsonl")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

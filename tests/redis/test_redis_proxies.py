@@ -233,3 +233,23 @@ def test_unreachable_redis_fails_the_start_loudly(upstream) -> None:
 
 def test_redis_server_fixture_is_real(redis_server: RedisServer) -> None:
     assert redis_server.ping()
+
+
+def test_tenant_from_settings() -> None:
+    from headroom_core._requestlog import hash_key
+    from headroom_proxy import ProxySettings
+    from headroom_proxy._settings import ProxyConfigError
+
+    headers = {"x-api-key": KEY_A, "x-team": "search-team", "x-odd": "a team/with spaces"}
+    shared = ProxySettings(ccr_url="redis://127.0.0.1:6379/0")
+    assert shared.tenant_of(headers) == hash_key(KEY_A)  # auto with a Redis URL: the hashed key
+    assert KEY_A not in str(shared.tenant_of(headers))
+    assert shared.tenant_of({}) is None  # no key: the shared namespace
+    assert ProxySettings().tenant_of(headers) is None  # auto on the local disk store: no tenants
+    assert ProxySettings(tenant_from="header:x-team").tenant_of(headers) == "search-team"
+    odd = ProxySettings(tenant_from="header:x-odd").tenant_of(headers)
+    assert odd is not None and odd.startswith("h_") and " " not in odd
+    assert ProxySettings(tenant_from="none", ccr_url="redis://h/0").tenant_of(headers) is None
+    for bad in ({"tenant_from": "cookie"}, {"tenant_from": "header:"}, {"ccr_url": "http://redis"}):
+        with pytest.raises(ProxyConfigError):
+            ProxySettings(**bad)
