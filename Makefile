@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+# What ruff checks and formats.
+SRC    := headroom_core headroom_integrations headroom_cli headroom_proxy headroom_mcp tests benchmarks examples scripts
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -26,8 +28,8 @@ demo: $(VENV)/.installed-base
 	$(PY) examples/demo.py
 
 test: $(VENV)/.installed-all
-	$(PY) -m ruff check headroom_core headroom_integrations tests benchmarks examples scripts
-	$(PY) -m ruff format --check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m ruff check $(SRC)
+	$(PY) -m ruff format --check $(SRC)
 	$(PY) -m mypy
 	$(PY) -m mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(PY) -m pytest
@@ -36,8 +38,8 @@ bench: $(VENV)/.installed-all
 	$(PY) -m benchmarks.run --write benchmarks/RESULTS.md
 
 lint: $(VENV)/.installed-all
-	$(PY) -m ruff check headroom_core headroom_integrations tests benchmarks examples scripts
-	$(PY) -m ruff format --check headroom_core headroom_integrations tests benchmarks examples scripts
+	$(PY) -m ruff check $(SRC)
+	$(PY) -m ruff format --check $(SRC)
 
 docs: $(VENV)/.installed-all
 	$(PY) -m mkdocs build --strict --site-dir $(VENV)/site

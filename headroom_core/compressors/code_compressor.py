@@ -409,11 +409,11 @@ class _Planner:
             # everything else, and a body without such a term cannot rank at the top.
             pool = list(range(len(docs)))
             if sum(map(len, docs)) > _PREFILTER_CHARS:
-                lowered = [d.lower() for d in docs]
+                lowered_docs = [d.lower() for d in docs]
                 query_terms = [t for t in dict.fromkeys(terms(query)) if len(t) >= 3]
                 most = max(2, int(_SELECTIVE_SHARE * len(docs)))
-                selective = [t for t in query_terms if sum(1 for d in lowered if t in d) <= most]
-                pool = [j for j, d in enumerate(lowered) if any(t in d for t in selective)]
+                selective = [t for t in query_terms if sum(1 for d in lowered_docs if t in d) <= most]
+                pool = [j for j, d in enumerate(lowered_docs) if any(t in d for t in selective)]
             if pool:
                 scores = bm25_scores(query, [docs[j] for j in pool])
                 keep.update(candidates[pool[j]] for j in top_k(scores, self.cfg.relevant_bodies))
