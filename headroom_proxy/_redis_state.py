@@ -178,8 +178,8 @@ class _Unavailable(Exception):
     pass
 
 
-class RedisBudgetStore:
-    """`BudgetStore` in Redis: reserve is one atomic check-and-add script."""
+class _RedisBacked:
+    """What both shared stores hold: one guarded connection to Redis."""
 
     def __init__(
         self,
@@ -197,6 +197,19 @@ class RedisBudgetStore:
             retry_after_seconds=retry_after_seconds,
             client=client,
         )
+
+    def check(self) -> None:
+        self._state.ping()
+
+    def close(self) -> None:
+        self._state.close()
+
+
+class RedisBudgetStore(_RedisBacked):
+    """`BudgetStore` in Redis: reserve is one atomic check-and-add script."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
         self._reserve = self._state.client.register_script(_RESERVE)
         self._settle = self._state.client.register_script(_SETTLE)
 
@@ -226,34 +239,14 @@ class RedisBudgetStore:
             return 0.0, 0.0
         return float(spent or 0.0), float(reserved or 0.0)
 
-    def check(self) -> None:
-        self._state.ping()
 
-    def close(self) -> None:
-        self._state.close()
-
-
-class RedisRateLimitStore:
+class RedisRateLimitStore(_RedisBacked):
     """`RateLimitStore` in Redis: token buckets refilled by the Redis server's clock, all the
     buckets of one request taken (or none) in one atomic script. The `now` arguments of the
     protocol are ignored for that reason."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = DEFAULT_STATE_PREFIX,
-        socket_timeout: float = 0.5,
-        retry_after_seconds: float = 1.0,
-        client: Any = None,
-    ) -> None:
-        self._state = _RedisState(
-            url,
-            prefix=prefix,
-            socket_timeout=socket_timeout,
-            retry_after_seconds=retry_after_seconds,
-            client=client,
-        )
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
         self._take = self._state.client.register_script(_TAKE)
         self._adjust = self._state.client.register_script(_ADJUST)
 
@@ -278,12 +271,6 @@ class RedisRateLimitStore:
         args = [repr(float(capacity)), repr(float(delta))]
         with contextlib.suppress(_Unavailable):  # fail open
             self._state.call("rate-limit", lambda c: self._adjust(keys=[self._key(bucket)], args=args))
-
-    def check(self) -> None:
-        self._state.ping()
-
-    def close(self) -> None:
-        self._state.close()
 
 
 def shared_stores(settings: Any) -> dict[str, Any]:

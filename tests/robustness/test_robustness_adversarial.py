@@ -232,7 +232,7 @@ def test_search_results_grouping_keeps_interleaved_lines_in_place():
 
 
 def test_json_table_expands_with_the_original_key_order():
-    from headroom_core.compressors.json_crusher import expand_output
+    from headroom_core.compressors.json import expand_output
 
     records = [{"sku": f"S{i}", "qty": i, "unit": "pcs", "note": f"row {i % 3}"} for i in range(60)]
     for doc in (records, {"order": {"id": "r-1", "items": records}}):
