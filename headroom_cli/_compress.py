@@ -65,11 +65,11 @@ def compress_command(
 ) -> None:
     text = _read(source)
     doc, messages = _conversation(text)
-    from headroom_core import compress, compress_text
+    from headroom_core import DEFAULT_MODEL, compress, compress_text
 
     if model is None:
         body_model = doc.get("model") if isinstance(doc, dict) else None
-        model = body_model if isinstance(body_model, str) and body_model else "gpt-4o"
+        model = body_model if isinstance(body_model, str) and body_model else DEFAULT_MODEL
 
     if messages is not None:
         result = compress(messages, model, query=query)

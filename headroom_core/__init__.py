@@ -22,6 +22,7 @@ from headroom_core._ccr import (
 )
 from headroom_core._ccr._redis import RedisCCRStore, store_from_url
 from headroom_core._config import (
+    DEFAULT_MODEL,
     CodeConfig,
     ContextConfig,
     HeadroomConfig,
@@ -80,6 +81,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "RETRIEVE_TOOL_DESCRIPTION",
     "RETRIEVE_TOOL_NAME",
     "RETRIEVE_TOOL_PARAMETERS",

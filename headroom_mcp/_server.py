@@ -28,6 +28,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from headroom_core import (
+    DEFAULT_MODEL,
     RETRIEVE_TOOL_DESCRIPTION,
     RETRIEVE_TOOL_NAME,
     RETRIEVE_TOOL_PARAMETERS,
@@ -111,7 +112,7 @@ class MCPSettings:
     retrieve_timeout_seconds: float = 30.0
     max_content_bytes: int = 16 * _MB
     """Larger `content` is refused with a tool error (UTF-8 bytes)."""
-    default_model: str = "gpt-4o"
+    default_model: str = DEFAULT_MODEL
     worker_threads: int = 4
     """At most this many compressions/retrievals run at once; more wait (inside their timeout)."""
     record_usage: bool = True

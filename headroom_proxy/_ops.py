@@ -35,6 +35,7 @@ import collections
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -44,7 +45,7 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from headroom_core._accounting import PriceTable, account_call, default_prices, load_prices
 from headroom_core._requestlog import (
@@ -133,10 +134,10 @@ def ops_config_from(doc: Mapping[str, Any], where: str = "config") -> OpsConfig:
 def read_ops_config(path: str | None) -> OpsConfig:
     if not path:
         return OpsConfig()
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10: the [proxy] extra installs tomli
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
@@ -244,8 +245,8 @@ class Operations:
             retrieval.append(self.observe_retrieval)
         return hooks
 
-    def routes(self) -> list[Route]:
-        out = [
+    def routes(self) -> list[BaseRoute]:
+        out: list[BaseRoute] = [
             Route("/stats", self.stats_endpoint, methods=["GET"]),
             Route("/dashboard", self.dashboard_endpoint, methods=["GET"]),
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -128,8 +129,10 @@ class ProxySettings:
         if self.ccr_dir:
             changes["ccr_path"] = self.ccr_dir
         if self.ml:
-            model = {"ml_model": self.ml_model} if self.ml_model else {}
-            changes["text"] = TextConfig(ml=self.ml, ml_rate=self.ml_rate, **model)
+            text: dict[str, Any] = {"ml": self.ml, "ml_rate": self.ml_rate}  # TextConfig validates them
+            if self.ml_model:
+                text["ml_model"] = self.ml_model
+            changes["text"] = TextConfig(**text)
         if self.ccr_url:  # a shared Redis store (it wins over ccr_dir)
             changes["ccr_store"] = self.ccr_url
         return HeadroomConfig(**changes)
@@ -205,10 +208,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 
 def read_toml(path: str) -> dict[str, Any]:
     """The `[proxy]` table of a TOML file (other tables are for other commands)."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10: the [proxy] extra installs tomli
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)

@@ -28,6 +28,7 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 
 from headroom_core import (
+    DEFAULT_MODEL,
     CompressResult,
     HeadroomConfig,
     compress,
@@ -167,7 +168,7 @@ class CompressedMessages:
 def compress_messages(
     messages: Sequence[BaseMessage],
     *,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
     query: str | None = None,
     config: HeadroomConfig | None = None,
     token_budget: int | None = None,
@@ -183,7 +184,7 @@ def compress_messages(
     return CompressedMessages(out, result)
 
 
-def count_message_tokens(messages: Sequence[BaseMessage], model: str = "gpt-4o") -> int:
+def count_message_tokens(messages: Sequence[BaseMessage], model: str = DEFAULT_MODEL) -> int:
     """Tokens of a LangChain conversation, counted exactly as the engine counts them."""
     return count_tokens(messages_to_dicts(messages), model)
 
@@ -213,7 +214,7 @@ def latest_human_text(messages: Sequence[Any]) -> str | None:
     return None
 
 
-def model_name_of(chat_model: Any, default: str = "gpt-4o") -> str:
+def model_name_of(chat_model: Any, default: str = DEFAULT_MODEL) -> str:
     """The model name a LangChain chat model is configured with (for the tokenizer)."""
     for attr in ("model_name", "model", "model_id", "deployment_name"):
         value = getattr(chat_model, attr, None)

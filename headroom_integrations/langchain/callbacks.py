@@ -30,7 +30,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from headroom_core import count_tokens
+from headroom_core import DEFAULT_MODEL, count_tokens
 from headroom_core._accounting import Price, PriceTable, Usage, account_call, default_prices, parse_usage
 from headroom_integrations.langchain._events import EVENT_NAME
 from headroom_integrations.langchain._messages import content_text, count_message_tokens
@@ -132,7 +132,7 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
     def __init__(
         self,
         pricing: Mapping[str, tuple[float, float]] | PriceTable | None = None,
-        default_model: str = "gpt-4o",
+        default_model: str = DEFAULT_MODEL,
     ) -> None:
         super().__init__()
         self.pricing = _table(pricing)

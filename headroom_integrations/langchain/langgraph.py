@@ -20,6 +20,8 @@ from typing import Any
 
 from langchain_core.messages import RemoveMessage, convert_to_messages
 
+from headroom_core import DEFAULT_MODEL
+
 try:
     from langgraph.graph.message import REMOVE_ALL_MESSAGES
 except ImportError as exc:
@@ -44,7 +46,7 @@ class HeadroomMessagesNode:
 
     def __init__(
         self,
-        model: str = "gpt-4o",
+        model: str = DEFAULT_MODEL,
         *,
         config: HeadroomConfig | None = None,
         token_budget: int | None = None,
@@ -81,7 +83,7 @@ class HeadroomMessagesNode:
 
 
 def headroom_pre_model_hook(
-    model: str = "gpt-4o", *, config: HeadroomConfig | None = None, token_budget: int | None = None
+    model: str = DEFAULT_MODEL, *, config: HeadroomConfig | None = None, token_budget: int | None = None
 ) -> HeadroomMessagesNode:
     """A `pre_model_hook` for `create_react_agent`: compresses what the model sees only."""
     return HeadroomMessagesNode(

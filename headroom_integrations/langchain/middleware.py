@@ -19,6 +19,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 from langchain_core.runnables.config import run_in_executor
 
+from headroom_core import DEFAULT_MODEL
+
 try:
     from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
     from langchain.agents.middleware.types import ToolCallRequest
@@ -140,7 +142,7 @@ class HeadroomMiddleware(AgentMiddleware):
             return message, None
         result = compress_tool_content(
             message.content,
-            model=self.model or "gpt-4o",
+            model=self.model or DEFAULT_MODEL,
             config=self.config,
             query=self._query(request),
             tool_name=request.tool_call.get("name"),
@@ -189,7 +191,7 @@ class HeadroomMiddleware(AgentMiddleware):
                 "middleware_tool",
                 r.tokens_before,
                 r.tokens_after,
-                model=self.model or "gpt-4o",
+                model=self.model or DEFAULT_MODEL,
                 ccr_keys=r.ccr_keys,
                 tool_name=request.tool_call.get("name"),
             )
@@ -207,7 +209,7 @@ class HeadroomMiddleware(AgentMiddleware):
                 "middleware_tool",
                 r.tokens_before,
                 r.tokens_after,
-                model=self.model or "gpt-4o",
+                model=self.model or DEFAULT_MODEL,
                 ccr_keys=r.ccr_keys,
                 tool_name=request.tool_call.get("name"),
             )

@@ -14,6 +14,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator
 
 from headroom_core import (
+    DEFAULT_MODEL,
     RETRIEVE_TOOL_DESCRIPTION,
     RETRIEVE_TOOL_NAME,
     RETRIEVE_TOOL_PARAMETERS,
@@ -42,7 +43,7 @@ class HeadroomRetrieveTool(BaseTool):
     """An explicit CCR store; overrides `headroom_config`."""
     max_tokens: int | None = Field(default=None, ge=1)
     """Cap on one answer, in tokens of `model`; None: `headroom_core`'s default."""
-    model: str = "gpt-4o"
+    model: str = DEFAULT_MODEL
     """Model whose tokenizer counts the cap."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

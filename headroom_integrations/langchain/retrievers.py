@@ -27,6 +27,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, field_validator
 
+from headroom_core import DEFAULT_MODEL
 from headroom_core.chunks import ChunkResult, ContextFit, fit_context
 from headroom_integrations.langchain._messages import check_config
 
@@ -47,7 +48,7 @@ class _BudgetSettings:
     blank lines, the note about omitted documents included."""
     k: int | None = Field(default=None, ge=1)
     """Return at most this many documents (the note about omitted ones comes on top)."""
-    model: str = "gpt-4o"
+    model: str = DEFAULT_MODEL
     score_key: str | None = "relevance_score"
     """Metadata key holding a prior score (vector similarity, reranker); used when every
     document has it. None: the input order is the prior."""

@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, field_validator
 
-from headroom_core import HeadroomConfig
+from headroom_core import DEFAULT_MODEL, HeadroomConfig
 from headroom_integrations.langchain import _events
 from headroom_integrations.langchain._messages import (
     CompressedMessages,
@@ -35,7 +35,7 @@ class HeadroomRunnable(RunnableSerializable[LanguageModelInput, ChatPromptValue]
     `headroom_config`; left at `None` they keep its value.
     """
 
-    model: str = "gpt-4o"
+    model: str = DEFAULT_MODEL
     """Model name for token counting (and provider-specific image handling)."""
     token_budget: int | None = Field(default=None, gt=0)
     """Fit the whole conversation into this many tokens (drops/shrinks old turns)."""

@@ -21,7 +21,7 @@ from langchain_core.runnables.config import run_in_executor
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, Field, field_validator
 
-from headroom_core import HeadroomConfig
+from headroom_core import DEFAULT_MODEL, HeadroomConfig
 from headroom_integrations.langchain import _events
 from headroom_integrations.langchain._messages import check_config, content_text
 from headroom_integrations.langchain._tool_output import ToolOutputResult, compress_tool_content
@@ -38,7 +38,7 @@ class HeadroomCompressedTool(BaseTool):
     """
 
     wrapped: BaseTool
-    model: str = "gpt-4o"
+    model: str = DEFAULT_MODEL
     query: str | None = None
     """Steers relevance (e.g. which rows of a table to keep); None: no query."""
     headroom_config: Any = Field(default=None, exclude=True)
@@ -118,7 +118,7 @@ class HeadroomCompressedTool(BaseTool):
 def compress_tool_output(
     tool: BaseTool,
     *,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
     config: HeadroomConfig | None = None,
     query: str | None = None,
     keep_original_in_artifact: bool = True,
@@ -151,7 +151,7 @@ def compress_tool_output(
 def wrap_tools(
     tools: Sequence[BaseTool],
     *,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
     config: HeadroomConfig | None = None,
     query: str | None = None,
     keep_original_in_artifact: bool = True,

@@ -26,7 +26,7 @@ from llama_index.core.bridge.pydantic import ConfigDict, Field
 from llama_index.core.memory import BaseMemory, ChatMemoryBuffer
 from pydantic import InstanceOf
 
-from headroom_core import CompressResult, HeadroomConfig, compress
+from headroom_core import DEFAULT_MODEL, CompressResult, HeadroomConfig, compress
 from headroom_integrations.llamaindex._messages import from_openai, to_openai
 
 _KEEP_EVERYTHING = 1 << 40
@@ -45,7 +45,7 @@ class HeadroomChatMemory(BaseMemory):
 
     memory: BaseMemory = Field(description="The memory that stores the full history.")
     token_budget: int = Field(gt=0, description="Most tokens `get()` may return (OpenAI accounting).")
-    model: str = Field(default="gpt-4o", description="Model whose tokenizer counts the budget.")
+    model: str = Field(default=DEFAULT_MODEL, description="Model whose tokenizer counts the budget.")
     config: InstanceOf[HeadroomConfig] | None = Field(
         default=None, exclude=True, description="Headroom settings (CCR store, what to compress)."
     )
@@ -60,7 +60,7 @@ class HeadroomChatMemory(BaseMemory):
         memory: BaseMemory | None = None,
         *,
         token_budget: int,
-        model: str = "gpt-4o",
+        model: str = DEFAULT_MODEL,
         config: HeadroomConfig | None = None,
         chat_history: list[ChatMessage] | None = None,
     ) -> HeadroomChatMemory:

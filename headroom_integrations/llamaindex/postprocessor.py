@@ -29,7 +29,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from pydantic import InstanceOf
 
-from headroom_core import HeadroomConfig
+from headroom_core import DEFAULT_MODEL, HeadroomConfig
 from headroom_core.chunks import ChunkResult, ContextFit, fit_context
 from headroom_integrations.llamaindex._tokens import token_counter
 
@@ -200,7 +200,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     token_budget: int = Field(gt=0, description="Most tokens the rendered nodes may take together.")
-    model: str = Field(default="gpt-4o", description="Model whose tokenizer counts the budget.")
+    model: str = Field(default=DEFAULT_MODEL, description="Model whose tokenizer counts the budget.")
     config: InstanceOf[HeadroomConfig] | None = Field(
         default=None, exclude=True, description="Headroom settings (CCR store, compressors)."
     )

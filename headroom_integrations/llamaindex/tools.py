@@ -18,6 +18,7 @@ from llama_index.core.tools import AsyncBaseTool, BaseTool, FunctionTool, ToolMe
 from llama_index.core.tools.types import adapt_to_async_tool
 
 from headroom_core import (
+    DEFAULT_MODEL,
     RETRIEVE_TOOL_DESCRIPTION,
     RETRIEVE_TOOL_NAME,
     RETRIEVE_TOOL_PARAMETERS,
@@ -56,7 +57,7 @@ def headroom_retrieve_tool(
     name: str = RETRIEVE_TOOL_NAME,
     description: str = RETRIEVE_TOOL_DESCRIPTION,
     max_tokens: int | None = None,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
 ) -> FunctionTool:
     """A `FunctionTool` named `headroom_retrieve` that returns what Headroom omitted.
 
@@ -169,7 +170,7 @@ class HeadroomFunctionTool(FunctionTool):
         self,
         tool: FunctionTool,
         *,
-        model: str = "gpt-4o",
+        model: str = DEFAULT_MODEL,
         config: HeadroomConfig | None = None,
         query: str | None = None,
     ) -> None:
@@ -193,7 +194,7 @@ class HeadroomTool(AsyncBaseTool):
         self,
         tool: BaseTool,
         *,
-        model: str = "gpt-4o",
+        model: str = DEFAULT_MODEL,
         config: HeadroomConfig | None = None,
         query: str | None = None,
     ) -> None:
@@ -215,7 +216,7 @@ class HeadroomTool(AsyncBaseTool):
 def compress_tool(
     tool: BaseTool,
     *,
-    model: str = "gpt-4o",
+    model: str = DEFAULT_MODEL,
     config: HeadroomConfig | None = None,
     query: str | None = None,
 ) -> AsyncBaseTool:

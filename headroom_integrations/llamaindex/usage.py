@@ -30,7 +30,7 @@ from llama_index.core.instrumentation.events.llm import (
 )
 from pydantic import PrivateAttr
 
-from headroom_core import count_tokens
+from headroom_core import DEFAULT_MODEL, count_tokens
 from headroom_core._accounting import PriceTable, Usage, account_call, default_prices, parse_usage
 
 UNKNOWN_MODEL = "unknown"
@@ -98,7 +98,7 @@ class HeadroomUsageHandler(BaseEventHandler):
     _calls: list = PrivateAttr()
 
     def __init__(
-        self, prices: PriceTable | None = None, default_model: str = "gpt-4o", **kwargs: Any
+        self, prices: PriceTable | None = None, default_model: str = DEFAULT_MODEL, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self._prices = prices if prices is not None else default_prices()

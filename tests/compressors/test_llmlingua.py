@@ -16,7 +16,6 @@ import threading
 
 import pytest
 from llmlingua_tiny import CORPUS, build_tiny_model, build_tiny_xlmr
-from text_ctx import make_ctx
 
 from headroom_core import (
     HeadroomConfig,
@@ -38,6 +37,7 @@ from headroom_core.compressors.llmlingua import (
     split_units,
 )
 from headroom_core.compressors.prose import ProseCompressor
+from tests.support import make_ctx
 
 pytest.importorskip("transformers")
 
@@ -93,7 +93,8 @@ def _fresh_cache():
 
 
 def ml_ctx(model_dir: str, rate: float = 0.4, ccr: bool = True, **options):
-    return make_ctx(ccr=ccr, ml="llmlingua2", ml_model=model_dir, ml_rate=rate, **options)
+    text = {"ml": "llmlingua2", "ml_model": model_dir, "ml_rate": rate, **options}
+    return make_ctx("memory" if ccr else None, text=text)
 
 
 def body(output: str) -> str:

@@ -13,6 +13,7 @@ PUBLIC_API = frozenset(
     {
         "BudgetExceededError",
         "CCRKeyNotFoundError",
+        "DEFAULT_MODEL",
         "CCRStore",
         "CCRStoreError",
         "CacheAligner",
