@@ -41,9 +41,9 @@ from typing import Any, ClassVar
 
 from headroom_core._config import LLMLINGUA2_DEFAULT_MODEL
 from headroom_core._errors import MLModelUnavailableError
+from headroom_core._text import looks_binary
 from headroom_core.compressors._base import CompressContext, Compressed
 from headroom_core.compressors.prose import ProseCompressor
-from headroom_core.compressors.search_results import looks_binary
 
 log = logging.getLogger("headroom.llmlingua")
 

@@ -34,8 +34,8 @@ import numpy as np
 
 from headroom_core._counting import count_once, known_count
 from headroom_core._relevance import bm25_from_terms, terms
+from headroom_core._text import looks_binary
 from headroom_core.compressors._base import CompressContext, Compressed
-from headroom_core.compressors.search_results import looks_binary
 
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _PIPE_ROW = re.compile(r"[ \t]*\|.*\|[ \t]*\r?\Z")
