@@ -55,6 +55,70 @@ def proxy_command(
         help="Whose CCR records a request sees: api-key, header:NAME, none or auto "
         "[env HEADROOM_TENANT_FROM; default auto: api-key with --ccr-url, else none].",
     ),
+    backend: Optional[str] = typer.Option(
+        None,
+        help="direct, bedrock, vertex_ai, azure or openrouter [env HEADROOM_BACKEND; default direct]. "
+        "See docs/cloud-backends.md.",
+        rich_help_panel="Cloud backends",
+    ),
+    region: Optional[str] = typer.Option(
+        None,
+        help="Cloud region (bedrock: else AWS_REGION; vertex_ai: else CLOUD_ML_REGION) [env HEADROOM_REGION].",
+        rich_help_panel="Cloud backends",
+    ),
+    project: Optional[str] = typer.Option(
+        None,
+        help="Google Cloud project for vertex_ai (else ANTHROPIC_VERTEX_PROJECT_ID or GOOGLE_CLOUD_PROJECT) "
+        "[env HEADROOM_PROJECT].",
+        rich_help_panel="Cloud backends",
+    ),
+    aws_profile: Optional[str] = typer.Option(
+        None, help="AWS profile for bedrock [env HEADROOM_AWS_PROFILE].", rich_help_panel="Cloud backends"
+    ),
+    bedrock_inference_profile: Optional[str] = typer.Option(
+        None,
+        help="Inference-profile prefix for mapped Bedrock models: auto, none, us, eu, apac, global... "
+        "[env HEADROOM_BEDROCK_INFERENCE_PROFILE; default auto, from the region].",
+        rich_help_panel="Cloud backends",
+    ),
+    azure_endpoint: Optional[str] = typer.Option(
+        None,
+        help="Azure OpenAI resource URL, https://NAME.openai.azure.com (else AZURE_OPENAI_ENDPOINT) "
+        "[env HEADROOM_AZURE_ENDPOINT].",
+        rich_help_panel="Cloud backends",
+    ),
+    api_version: Optional[str] = typer.Option(
+        None,
+        help="Azure OpenAI api-version, or v1 [env HEADROOM_API_VERSION; default 2024-10-21].",
+        rich_help_panel="Cloud backends",
+    ),
+    azure_auth: Optional[str] = typer.Option(
+        None,
+        help="auto (AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN or the client's key) or entra "
+        "(azure-identity) [env HEADROOM_AZURE_AUTH; default auto].",
+        rich_help_panel="Cloud backends",
+    ),
+    backend_url: Optional[str] = typer.Option(
+        None,
+        help="Cloud endpoint to use instead of the public one (VPC endpoint) [env HEADROOM_BACKEND_URL].",
+        rich_help_panel="Cloud backends",
+    ),
+    model_map: Optional[str] = typer.Option(
+        None,
+        help="Model name -> backend model id / inference profile / deployment: 'name=target,...' "
+        "[env HEADROOM_MODEL_MAP].",
+        rich_help_panel="Cloud backends",
+    ),
+    openrouter_referer: Optional[str] = typer.Option(
+        None,
+        help="HTTP-Referer sent to OpenRouter [env HEADROOM_OPENROUTER_REFERER].",
+        rich_help_panel="Cloud backends",
+    ),
+    openrouter_title: Optional[str] = typer.Option(
+        None,
+        help="X-Title sent to OpenRouter [env HEADROOM_OPENROUTER_TITLE].",
+        rich_help_panel="Cloud backends",
+    ),
 ) -> None:
     try:
         from headroom_proxy import ProxyConfigError, resolve_settings, serve
@@ -80,6 +144,18 @@ def proxy_command(
         "ccr_dir": ccr_dir,
         "ccr_url": ccr_url,
         "tenant_from": tenant_from,
+        "backend": backend,
+        "region": region,
+        "project": project,
+        "aws_profile": aws_profile,
+        "bedrock_inference_profile": bedrock_inference_profile,
+        "azure_endpoint": azure_endpoint,
+        "api_version": api_version,
+        "azure_auth": azure_auth,
+        "backend_url": backend_url,
+        "model_map": model_map,
+        "openrouter_referer": openrouter_referer,
+        "openrouter_title": openrouter_title,
     }
     try:
         settings = resolve_settings(flags, config_file=config)

@@ -10,8 +10,9 @@ Extension points (kept small on purpose, for the operations, backends and Redis 
 - `ProxyHooks.observers`: callables given a `RequestRecord` when a request ends (metrics,
   request log).
 - `ProxyHooks.routes`: extra Starlette routes (`/metrics`, `/stats`, `/dashboard`).
-- `Proxy.upstream_request()`: the one place an upstream request is built; a cloud backend
-  overrides it (URL, signing) in a subclass.
+- `Proxy.upstream_request()` / `Proxy._send()`: the one place an upstream request is built and
+  sent; each client format's `Backend` (direct or a cloud, `_backends/`) supplies the URL, the
+  auth and the answer's translation.
 - `ProxySettings.headroom_config()`: where the CCR store comes from; `Proxy.config_for(request)`
   picks the config per request (a tenant's own store).
 """
@@ -37,6 +38,8 @@ from starlette.types import Receive, Scope, Send
 
 from headroom_proxy import _adapter
 from headroom_proxy._adapter import ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES, Outcome
+from headroom_proxy._backends import Backend, BackendError, UpstreamCall, backends_for
+from headroom_proxy._backends import error_body as _error_body
 from headroom_proxy._retrieval import Reply, Retriever, StreamLoop, add_retrieve_tool, run_rounds
 from headroom_proxy._settings import ProxySettings
 from headroom_proxy._usage_tap import StreamTap, usage_of_body
@@ -128,14 +131,6 @@ def _response_headers(response: httpx.Response, decoded: bool) -> list[tuple[byt
     return out
 
 
-def _error_body(provider: str, status: int, message: str) -> dict[str, Any]:
-    """An error in the client's provider shape, so its SDK raises its usual exception."""
-    if provider == ANTHROPIC:
-        kind = "overloaded_error" if status == 529 else "api_error"
-        return {"type": "error", "error": {"type": kind, "message": message}}
-    return {"error": {"message": message, "type": "headroom_proxy_error", "param": None, "code": None}}
-
-
 class UpstreamStream(StreamingResponse):
     """A streamed answer that notices a client disconnect at once (whatever the ASGI version)
     and always closes the upstream response, so an abandoned generation stops upstream too."""
@@ -180,6 +175,7 @@ class Proxy:
             self.operations = operations_for(self.settings)
             self.operations.install(self.hooks)
         self.config = self.settings.headroom_config()
+        self.backends: dict[str, Backend] = backends_for(self.settings)
         self._tenant_configs: dict[str, Any] = {}
         self.client: httpx.AsyncClient | None = None
         self.executor: ThreadPoolExecutor | None = None
@@ -207,8 +203,8 @@ class Proxy:
         self._warm_up = asyncio.get_running_loop().run_in_executor(self.executor, _warm_tokenizers)
         log.info(
             "headroom proxy ready: anthropic -> %s, openai -> %s",
-            s.upstream_base(ANTHROPIC),
-            s.upstream_base("openai"),
+            self._where(ANTHROPIC),
+            self._where("openai"),
         )
         try:
             yield
@@ -246,7 +242,7 @@ class Proxy:
         for provider in (ANTHROPIC, "openai"):
             try:
                 assert self.client is not None
-                await self.client.get(self.settings.upstream_base(provider) + "/", timeout=3.0)
+                await self.client.get(self.backends[provider].origin(provider) + "/", timeout=3.0)
                 checks[f"upstream_{provider}"] = "ok"
             except httpx.HTTPError as exc:
                 checks[f"upstream_{provider}"] = f"unreachable ({type(exc).__name__})"
@@ -271,33 +267,52 @@ class Proxy:
 
     # -- upstream ----------------------------------------------------------------
 
-    def upstream_request(
-        self, provider: str, request: Request, headers: list[tuple[str, str]], content: Any
+    def check_backends(self) -> None:
+        """Start-up: each cloud backend finds its credentials and settings (may block on a
+        credential chain), else a one-line `ProxyConfigError`."""
+        for backend in {id(b): b for b in self.backends.values()}.values():
+            backend.check()
+
+    def _where(self, provider: str) -> str:
+        backend = self.backends[provider]
+        origin = backend.origin(provider)
+        return origin if backend.name == "direct" else f"{backend.label} ({origin})"
+
+    async def upstream_request(
+        self, provider: str, request: Request, headers: list[tuple[str, str]], content: Any, llm: bool = False
     ) -> httpx.Request:
-        """The request to the upstream; a cloud backend overrides this (URL, auth, signing)."""
+        """The request to the upstream, built by the provider's backend (URL, auth, signing).
+        Raises `BackendError` for a request the backend cannot send."""
         assert self.client is not None
         raw_path = request.scope.get("raw_path")  # as the client encoded it, not decoded
         path = raw_path.decode("latin-1") if raw_path else request.url.path
         if not path.startswith("/v1/"):
             path = "/v1" + path
-        url = self.settings.upstream_base(provider) + path
-        if request.url.query:
-            url += "?" + request.url.query
-        return self.client.build_request(request.method, url, headers=headers, content=content)
+        call = UpstreamCall(provider, request.method, path, request.url.query, headers, content, llm)
+        return await self.backends[provider].build(self.client, call)
 
-    async def _send(self, req: httpx.Request) -> httpx.Response:
+    async def _send(self, provider: str, req: httpx.Request) -> httpx.Response:
         assert self.client is not None
-        return await self.client.send(req, stream=True)
+        response = await self.client.send(req, stream=True)
+        try:
+            return await self.backends[provider].adapt(response, provider)
+        except BaseException:
+            await response.aclose()
+            raise
 
     def _upstream_failure(self, provider: str, exc: Exception) -> Response:
         if isinstance(exc, httpx.TimeoutException):
             status, what = 504, "timed out"
         else:
             status, what = 502, "could not be reached"
-        base = self.settings.upstream_base(provider)
+        base = self._where(provider)
         log.warning("upstream %s %s (%s)", base, what, type(exc).__name__)
         message = f"Headroom proxy: the upstream {base} {what} ({type(exc).__name__})."
         return JSONResponse(_error_body(provider, status, message), status_code=status)
+
+    def _backend_refusal(self, provider: str, exc: BackendError) -> Response:
+        log.info("request not sent upstream: %s", exc.message)
+        return JSONResponse(_error_body(provider, exc.status, exc.message), status_code=exc.status)
 
     # -- pass-through --------------------------------------------------------------
 
@@ -308,14 +323,18 @@ class Proxy:
         # The body streams through without being buffered (file uploads). Keep its framing: a
         # declared length stays declared, and a request without a body (GET) gets none.
         content: Any = None
-        if "content-length" in request.headers:
+        if self.backends[provider].reads_passthrough_bodies:  # a cloud may rewrite the body
+            content = await request.body() if request.method not in ("GET", "HEAD") else None
+        elif "content-length" in request.headers:
             headers.append(("content-length", request.headers["content-length"]))
             content = request.stream()
         elif "transfer-encoding" in request.headers:
             content = request.stream()
-        req = self.upstream_request(provider, request, headers, content)
         try:
-            resp = await self._send(req)
+            req = await self.upstream_request(provider, request, headers, content)
+            resp = await self._send(provider, req)
+        except BackendError as exc:
+            return self._backend_refusal(provider, exc)
         except httpx.HTTPError as exc:
             return self._upstream_failure(provider, exc)
         return UpstreamStream(
@@ -436,9 +455,13 @@ class Proxy:
                 )
             )
 
-        req = self.upstream_request(provider, request, headers, content)
         try:
-            resp = await self._send(req)
+            req = await self.upstream_request(provider, request, headers, content, llm=True)
+            resp = await self._send(provider, req)
+        except BackendError as exc:
+            refusal = self._backend_refusal(provider, exc)
+            record(refusal.status_code, 0)
+            return refusal
         except httpx.HTTPError as exc:
             failure = self._upstream_failure(provider, exc)
             record(failure.status_code, 0)
@@ -490,7 +513,10 @@ class Proxy:
 
             async def send_again(next_payload: dict[str, Any]) -> Reply:
                 r = await self._send(
-                    self.upstream_request(provider, request, headers, _adapter.dumps(next_payload))
+                    provider,
+                    await self.upstream_request(
+                        provider, request, headers, _adapter.dumps(next_payload), True
+                    ),
                 )
                 return Reply(r.status_code, _response_headers(r, decoded=True), await _read(r))
 
@@ -510,7 +536,8 @@ class Proxy:
 
         async def open_stream(next_payload: dict[str, Any]) -> httpx.Response:
             return await self._send(
-                self.upstream_request(provider, request, headers, _adapter.dumps(next_payload))
+                provider,
+                await self.upstream_request(provider, request, headers, _adapter.dumps(next_payload), True),
             )
 
         loop_ = StreamLoop(kind, send_payload, open_stream, retriever, rounds_max)

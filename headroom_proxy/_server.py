@@ -52,16 +52,18 @@ def serve(settings: ProxySettings, hooks: Any = None) -> None:
     """Run the proxy until SIGINT or SIGTERM; returns normally after a graceful shutdown."""
     import uvicorn
 
-    from headroom_proxy._app import create_app
+    from headroom_proxy._app import Proxy
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("headroom").setLevel(settings.log_level.upper())
     if settings.log_level != "debug":  # one line per upstream call duplicates our own request line
         logging.getLogger("httpx").setLevel(logging.WARNING)
     settings.check_ccr_store()  # a configured Redis that does not answer: one line, no start
+    proxy = Proxy(settings, hooks)
+    proxy.check_backends()  # cloud credentials, region, endpoint: one line, no start
     sock = bind_socket(settings.host, settings.port)
     config = uvicorn.Config(
-        create_app(settings, hooks),
+        proxy.app(),
         log_level=settings.log_level,
         lifespan="on",
         timeout_graceful_shutdown=10,

@@ -23,6 +23,8 @@ class ProxyConfigError(HeadroomError, ValueError):
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _RETRIEVE_TOOL_MODES = ("auto", "always", "never")
+BACKEND_NAMES = ("direct", "bedrock", "vertex_ai", "azure", "openrouter")
+_AZURE_AUTH = ("auto", "entra")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,36 @@ class ProxySettings:
     """LLMLingua-2 model directory or cached Hugging Face id; None: the default model."""
     ml_rate: float = 0.4
     """Share of a prose text's tokens LLMLingua-2 keeps."""
+    backend: str = "direct"
+    """Where LLM requests go: 'direct' (the upstream URLs above), 'bedrock', 'vertex_ai',
+    'azure' or 'openrouter'. A cloud backend takes the client formats it serves; the other keeps
+    its direct upstream (docs/cloud-backends.md)."""
+    region: str | None = None
+    """Cloud region (bedrock: else AWS_REGION or the profile's; vertex_ai: else CLOUD_ML_REGION)."""
+    project: str | None = None
+    """Google Cloud project (vertex_ai; else ANTHROPIC_VERTEX_PROJECT_ID, GOOGLE_CLOUD_PROJECT or
+    the credentials' own)."""
+    aws_profile: str | None = None
+    """AWS shared-config profile (bedrock; else AWS_PROFILE or the default chain)."""
+    bedrock_inference_profile: str = "auto"
+    """Prefix of Bedrock cross-region inference profiles put before mapped model ids: 'auto'
+    (from the region: us, eu, apac, us-gov), 'none', or a prefix such as 'global'."""
+    azure_endpoint: str | None = None
+    """Azure OpenAI resource URL, https://NAME.openai.azure.com (else AZURE_OPENAI_ENDPOINT)."""
+    api_version: str = "2024-10-21"
+    """Azure OpenAI `api-version`; 'v1' uses the resource's version-less v1 API."""
+    azure_auth: str = "auto"
+    """'auto': AZURE_OPENAI_API_KEY, else AZURE_OPENAI_AD_TOKEN, else the client's own key or
+    Entra token; 'entra': tokens from azure-identity's DefaultAzureCredential."""
+    backend_url: str | None = None
+    """The cloud endpoint to use instead of the public one (a VPC / private endpoint)."""
+    model_map: str | None = None
+    """Client model name -> backend model id, inference profile, ARN or deployment:
+    'name=target,name2=target2' (a table in the config file)."""
+    openrouter_referer: str | None = None
+    """`HTTP-Referer` sent to OpenRouter (your app's URL, for its rankings)."""
+    openrouter_title: str | None = None
+    """`X-Title` sent to OpenRouter (your app's name)."""
     config_file: str | None = field(default=None, compare=False)
     """The TOML file the settings were read from, if any (for messages only)."""
 
@@ -114,6 +146,27 @@ class ProxySettings:
             raise ProxyConfigError(f"ml must be 'llmlingua2' or unset, got {self.ml!r}")
         if not 0 < self.ml_rate <= 1:
             raise ProxyConfigError(f"ml_rate must be in (0, 1], got {self.ml_rate!r}")
+        self._check_backend()
+
+    def _check_backend(self) -> None:
+        if self.backend not in BACKEND_NAMES:
+            raise ProxyConfigError(f"backend must be one of {', '.join(BACKEND_NAMES)}, got {self.backend!r}")
+        for name in ("backend_url", "azure_endpoint"):
+            url = getattr(self, name)
+            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                raise ProxyConfigError(f"{name} must be an http(s) URL, got {url!r}")
+        if self.azure_auth not in _AZURE_AUTH:
+            raise ProxyConfigError(f"azure_auth must be auto or entra, got {self.azure_auth!r}")
+        if not self.api_version or not all(c.isalnum() or c in "-." for c in self.api_version):
+            raise ProxyConfigError(f"api_version must look like 2024-10-21 or v1, got {self.api_version!r}")
+        profile = self.bedrock_inference_profile
+        if not profile or not all(c.islower() or c == "-" for c in profile):
+            raise ProxyConfigError(
+                f"bedrock_inference_profile must be auto, none or a prefix like us or global, got {profile!r}"
+            )
+        from headroom_proxy._backends._cloud import parse_model_map
+
+        parse_model_map(self.model_map)
 
     def upstream_base(self, provider: str) -> str:
         """The upstream origin (and path prefix) without a trailing `/v1`: paths keep theirs."""
@@ -185,6 +238,8 @@ def env_name(setting: str) -> str:
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Env values are strings; TOML values are typed. Both end as the field's type."""
     default = {f.name: f.default for f in fields(ProxySettings)}[name]
+    if name == "model_map" and isinstance(value, dict):  # a [proxy.model_map] table
+        return ",".join(f"{k}={v}" for k, v in value.items())
     try:
         if isinstance(default, bool):
             if isinstance(value, bool):
