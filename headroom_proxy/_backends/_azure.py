@@ -25,7 +25,7 @@ import anyio
 import httpx
 import orjson
 
-from headroom_proxy._backends._base import OPENAI, UpstreamCall, header, json_body, without
+from headroom_proxy._backends._base import OPENAI, BackendError, UpstreamCall, header, json_body, log, without
 from headroom_proxy._backends._cloud import CloudBackend
 from headroom_proxy._settings import ProxyConfigError
 
@@ -112,7 +112,15 @@ class AzureBackend(CloudBackend):
         if self._token is None or self._token[1] - 300 < now:
             async with self._lock:
                 if self._token is None or self._token[1] - 300 < time.time():
-                    access = await anyio.to_thread.run_sync(self.entra.get_token, ENTRA_SCOPE)
+                    try:
+                        access = await anyio.to_thread.run_sync(self.entra.get_token, ENTRA_SCOPE)
+                    except Exception as exc:  # azure-identity raises its own hierarchy per source
+                        log.warning("Azure OpenAI: Entra ID token failed (%s)", type(exc).__name__)
+                        raise BackendError(
+                            401,
+                            f"Headroom proxy: an Entra ID token could not be obtained ({type(exc).__name__}); "
+                            "check the azure-identity credentials",
+                        ) from None
                     self._token = (access.token, float(access.expires_on))
         assert self._token is not None
         return self._token[0]
@@ -122,7 +130,9 @@ class AzureBackend(CloudBackend):
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
         origin = self.origin(OPENAI)
         if not origin:
-            self.check()
+            raise BackendError(
+                500, "Headroom proxy: the azure backend has no resource endpoint (--azure-endpoint)"
+            )
         rest = call.path[len("/v1/") :]
         version = self.settings.api_version
         body = call.content

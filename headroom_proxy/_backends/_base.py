@@ -15,8 +15,6 @@ from typing import Any
 import httpx
 import orjson
 
-from headroom_proxy._settings import ProxyConfigError
-
 log = logging.getLogger("headroom.proxy")
 
 ANTHROPIC = "anthropic"
@@ -85,11 +83,6 @@ class Backend:
     async def adapt(self, response: httpx.Response, provider: str) -> httpx.Response:
         """The upstream answer in the client's wire format (direct: as it is)."""
         return response
-
-    # -- helpers for cloud backends -------------------------------------------------------
-
-    def describe(self) -> str:
-        return self.label
 
 
 def json_body(call: UpstreamCall) -> dict[str, Any]:
@@ -170,9 +163,3 @@ async def read_capped(response: httpx.Response, limit: int = MAX_ERROR_BYTES) ->
     finally:
         await response.aclose()
     return b"".join(parts)[:limit]
-
-
-def require(value: Any, message: str) -> Any:
-    if value in (None, ""):
-        raise ProxyConfigError(message)
-    return value

@@ -137,6 +137,7 @@ class BedrockBackend(CloudBackend):
         super().__init__(settings)
         self._session: Any = None
         self._credentials: Any = None
+        self._frozen: Any = None
         self.region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
     # -- credentials ----------------------------------------------------------------------
@@ -181,19 +182,21 @@ class BedrockBackend(CloudBackend):
         return self.endpoint(f"https://bedrock-runtime.{self.region or 'us-east-1'}.amazonaws.com")
 
     def secrets(self) -> Iterable[str]:
-        creds = self._credentials
-        if creds is None:
+        frozen = self._frozen  # the set last signed with (never a refresh on the event loop)
+        if frozen is None:
             return ()
-        frozen = creds.get_frozen_credentials()
         return [s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s]
 
     # -- request --------------------------------------------------------------------------
 
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
-        if not call.llm or call.method != "POST" or call.path.split("?")[0] != "/v1/messages":
+        if not call.llm or call.method != "POST" or call.path != "/v1/messages":
             raise self.unsupported(call)
         if self._credentials is None:  # created without `serve()` (an embedding app)
-            await anyio.to_thread.run_sync(self.check)
+            try:
+                await anyio.to_thread.run_sync(self.check)
+            except ProxyConfigError as exc:
+                raise BackendError(500, f"Headroom proxy: {exc}") from None
         payload = json_body(call)
         model = bedrock_model_id(
             self.model_of(payload),
@@ -213,7 +216,15 @@ class BedrockBackend(CloudBackend):
         action = "invoke-with-response-stream" if stream else "invoke"
         url = f"{self.origin(ANTHROPIC)}/model/{quote(model, safe=':')}/{action}"
         accept = "application/vnd.amazon.eventstream" if stream else "application/json"
-        headers = await anyio.to_thread.run_sync(self._signed_headers, url, body, accept)
+        import botocore.exceptions
+
+        try:
+            headers = await anyio.to_thread.run_sync(self._signed_headers, url, body, accept)
+        except botocore.exceptions.BotoCoreError as exc:  # expired SSO session, role refresh failed
+            log.warning("AWS Bedrock: cannot get credentials (%s)", type(exc).__name__)
+            raise BackendError(
+                401, f"Headroom proxy: AWS Bedrock credentials could not be obtained ({type(exc).__name__})"
+            ) from None
         return client.build_request("POST", url, headers=headers, content=body)
 
     def _signed_headers(self, url: str, body: bytes, accept: str) -> list[tuple[str, str]]:
@@ -225,7 +236,9 @@ class BedrockBackend(CloudBackend):
         request = AWSRequest(
             method="POST", url=url, data=body, headers={"content-type": "application/json", "accept": accept}
         )
-        SigV4Auth(self._credentials.get_frozen_credentials(), "bedrock", self.region).add_auth(request)
+        frozen = self._credentials.get_frozen_credentials()
+        self._frozen = frozen
+        SigV4Auth(frozen, "bedrock", self.region).add_auth(request)
         return [(k, v) for k, v in request.headers.items()]
 
     # -- response -------------------------------------------------------------------------

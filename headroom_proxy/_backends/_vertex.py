@@ -20,7 +20,7 @@ import anyio
 import httpx
 import orjson
 
-from headroom_proxy._backends._base import ANTHROPIC, UpstreamCall, header, json_body
+from headroom_proxy._backends._base import ANTHROPIC, BackendError, UpstreamCall, header, json_body, log
 from headroom_proxy._backends._cloud import CloudBackend
 from headroom_proxy._settings import ProxyConfigError
 
@@ -93,13 +93,26 @@ class VertexBackend(CloudBackend):
         return "Anthropic Messages requests (POST /v1/messages and /v1/messages/count_tokens)"
 
     async def _auth_headers(self) -> dict[str, str]:
-        if self._credentials is None:
-            await anyio.to_thread.run_sync(self.check)
+        import google.auth.exceptions
+
+        if self._credentials is None:  # created without `serve()` (an embedding app)
+            try:
+                await anyio.to_thread.run_sync(self.check)
+            except ProxyConfigError as exc:
+                raise BackendError(500, f"Headroom proxy: {exc}") from None
         credentials = self._credentials
         if not credentials.valid:  # `valid` allows for clock skew before the expiry
             async with self._refresh_lock:
                 if not credentials.valid:
-                    await anyio.to_thread.run_sync(self._refresh)
+                    try:
+                        await anyio.to_thread.run_sync(self._refresh)
+                    except google.auth.exceptions.GoogleAuthError as exc:
+                        log.warning("Google Vertex AI: token refresh failed (%s)", type(exc).__name__)
+                        raise BackendError(
+                            401,
+                            f"Headroom proxy: a Google access token could not be obtained "
+                            f"({type(exc).__name__}); check the application default credentials",
+                        ) from None
         headers: dict[str, str] = {}
         credentials.apply(headers)  # authorization, and x-goog-user-project for a quota project
         return headers

@@ -603,3 +603,17 @@ def test_bedrock_fails_open_like_the_direct_upstream(bedrock, proxy_for):
     )
     assert raw.headers["x-headroom-compression"] == "timeout"
     assert bedrock.requests[-1].json["messages"] == messages and bedrock.signature_failures == []
+
+
+def test_vertex_token_refusal_is_a_clear_401(vertex, proxy_for, monkeypatch, tmp_path):
+    from tests.proxy.cloud_fakes import make_service_account_key
+
+    fake, _ = vertex
+    token_uri = json.loads((tmp_path / "sa.json").read_text())["token_uri"]
+    untrusted = make_service_account_key(tmp_path / "other.json", token_uri)  # the fake never trusted it
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", untrusted)
+    url = proxy_for(backend="vertex_ai", region="us-east5", project="test-project", backend_url=fake.url)
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        anthropic_client(url).messages.create(model="claude-haiku-4-5-20251001", max_tokens=5, messages=HI)
+    assert "Google access token could not be obtained (RefreshError)" in str(refused.value)
+    assert fake.requests == []
