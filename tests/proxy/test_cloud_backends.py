@@ -4,6 +4,7 @@ Azure OpenAI and OpenRouter, streaming and not, with tool use, compression and C
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -88,6 +89,17 @@ def proxy_for(tmp_path) -> Iterator[Any]:
             server.stop()
 
 
+@contextlib.contextmanager
+def serving(fake: Any) -> Iterator[Any]:
+    """Run a fake cloud on loopback for the test; its base URL is `fake.url`."""
+    server = start(fake.app())
+    fake.url = server.url
+    try:
+        yield fake
+    finally:
+        server.stop()
+
+
 def anthropic_client(url: str, key: str = CLIENT_KEY) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=key, base_url=url, max_retries=0)
 
@@ -113,13 +125,8 @@ def bedrock(monkeypatch, tmp_path) -> Iterator[FakeBedrock]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", AWS_TOKEN)
-    fake = FakeBedrock(AWS_KEY, AWS_SECRET, "us-east-1", session_token=AWS_TOKEN)
-    server = start(fake.app())
-    fake.url = server.url  # type: ignore[attr-defined]
-    try:
+    with serving(FakeBedrock(AWS_KEY, AWS_SECRET, "us-east-1", session_token=AWS_TOKEN)) as fake:
         yield fake
-    finally:
-        server.stop()
 
 
 def _bedrock_proxy(proxy_for, fake, **kw) -> str:
@@ -346,13 +353,8 @@ AZURE_KEY = "azure-resource-key-0123456789abcdef"
 def azure(monkeypatch) -> Iterator[FakeAzure]:
     for name in ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
-    fake = FakeAzure(AZURE_KEY)
-    server = start(fake.app())
-    fake.url = server.url  # type: ignore[attr-defined]
-    try:
+    with serving(FakeAzure(AZURE_KEY)) as fake:
         yield fake
-    finally:
-        server.stop()
 
 
 def test_azure_chat_with_the_resource_key_from_the_environment(azure, proxy_for, monkeypatch):
@@ -483,13 +485,8 @@ OPENROUTER_KEY = "sk-or-v1-0123456789abcdef"
 @pytest.fixture
 def openrouter(monkeypatch) -> Iterator[FakeOpenRouter]:
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
-    fake = FakeOpenRouter(OPENROUTER_KEY)
-    server = start(fake.app())
-    fake.url = server.url  # type: ignore[attr-defined]
-    try:
+    with serving(FakeOpenRouter(OPENROUTER_KEY)) as fake:
         yield fake
-    finally:
-        server.stop()
 
 
 def test_openrouter_openai_and_anthropic_clients(openrouter, proxy_for, monkeypatch):
