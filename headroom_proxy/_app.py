@@ -522,6 +522,8 @@ class Proxy:
 
             try:
                 reply, rounds = await run_rounds(kind, send_payload, first, send_again, retriever, rounds_max)
+            except BackendError as exc:  # e.g. a cloud token that could not be refreshed mid-loop
+                return self._backend_refusal(provider, exc)
             except httpx.HTTPError as exc:
                 return self._upstream_failure(provider, exc)
             record(reply.status, rounds, usage_of_body(reply.body))
@@ -549,7 +551,7 @@ class Proxy:
                 async for chunk in loop_.run(resp):
                     stream_tap.feed(chunk)
                     yield chunk
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, BackendError) as exc:
                 log.warning("upstream stream broke during a CCR round (%s)", type(exc).__name__)
             finally:
                 record(200, loop_.rounds, stream_tap.usage(), stream_tap.first_byte_seconds)

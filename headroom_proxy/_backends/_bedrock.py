@@ -29,6 +29,8 @@ from headroom_proxy._backends._base import (
     header,
     json_body,
     log,
+    read_capped,
+    replaced_body,
 )
 from headroom_proxy._backends._cloud import CloudBackend
 from headroom_proxy._backends._errors import error_event, error_message
@@ -189,8 +191,12 @@ class BedrockBackend(CloudBackend):
 
     # -- request --------------------------------------------------------------------------
 
+    def serves_text(self) -> str:
+        return "Anthropic Messages requests (POST /v1/messages and /v1/messages/count_tokens)"
+
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
-        if not call.llm or call.method != "POST" or call.path != "/v1/messages":
+        counting = not call.llm and call.path == "/v1/messages/count_tokens"
+        if call.method != "POST" or not (counting or (call.llm and call.path == "/v1/messages")):
             raise self.unsupported(call)
         if self._credentials is None:  # created without `serve()` (an embedding app)
             try:
@@ -202,7 +208,8 @@ class BedrockBackend(CloudBackend):
             self.model_of(payload),
             str(self.region),
             dict(self.model_map),
-            self.settings.bedrock_inference_profile,
+            # CountTokens takes the foundation model, not a cross-region inference profile.
+            "none" if counting else self.settings.bedrock_inference_profile,
         )
         stream = payload.get("stream") is True
         body_doc = {k: v for k, v in payload.items() if k not in ("model", "stream")}
@@ -210,10 +217,14 @@ class BedrockBackend(CloudBackend):
         betas = header(call.headers, "anthropic-beta")
         if betas and "anthropic_beta" not in body_doc:
             body_doc["anthropic_beta"] = [b.strip() for b in betas.split(",") if b.strip()]
+        if counting:  # CountTokens wraps a whole InvokeModel body, which needs max_tokens
+            body_doc.setdefault("max_tokens", 1)
+            inner = base64.b64encode(orjson.dumps(body_doc)).decode()
+            body_doc = {"input": {"invokeModel": {"body": inner}}}
         body = orjson.dumps(body_doc)
         # ":" stays as it is in ids like "…-v1:0"; "/" in an ARN is escaped (as Anthropic's
         # own Bedrock client does), and botocore signs the path exactly as it is sent.
-        action = "invoke-with-response-stream" if stream else "invoke"
+        action = "count-tokens" if counting else "invoke-with-response-stream" if stream else "invoke"
         url = f"{self.origin(ANTHROPIC)}/model/{quote(model, safe=':')}/{action}"
         accept = "application/vnd.amazon.eventstream" if stream else "application/json"
         import botocore.exceptions
@@ -244,6 +255,14 @@ class BedrockBackend(CloudBackend):
     # -- response -------------------------------------------------------------------------
 
     async def adapt_success(self, response: httpx.Response, provider: str) -> httpx.Response:
+        if response.request.url.path.endswith("/count-tokens"):  # {"inputTokens": n} -> Anthropic's
+            try:
+                counted = orjson.loads(await read_capped(response))["inputTokens"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise BackendError(
+                    502, "Headroom proxy: AWS Bedrock's CountTokens answer was not understood"
+                ) from None
+            return replaced_body(response, orjson.dumps({"input_tokens": counted}))
         if not response.headers.get("content-type", "").startswith("application/vnd.amazon.eventstream"):
             return response
         headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]

@@ -267,6 +267,7 @@ class FakeBedrock:
         self.requests: list[Recorded] = []
         self.model_ids: list[str] = []
         self.signature_failures: list[str] = []  # "ExceptionType: message" per rejected signature
+        self.counted_bodies: list[dict[str, Any]] = []  # inner InvokeModel bodies given to CountTokens
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self.handle, methods=ALL_METHODS)])
@@ -363,7 +364,7 @@ class FakeBedrock:
 
     async def handle(self, request: Request) -> Response:
         rec = await _record(self.requests, request)
-        match = re.fullmatch(r"/model/([^/]+)/(invoke|invoke-with-response-stream)", rec.path)
+        match = re.fullmatch(r"/model/([^/]+)/(invoke|invoke-with-response-stream|count-tokens)", rec.path)
         if rec.method != "POST" or not match:
             return self.error(
                 404, "UnknownOperationException", "Unknown operation", "com.amazon.coral.service"
@@ -374,6 +375,8 @@ class FakeBedrock:
             return self.error(403, *problem, coral="com.amazon.coral.service")
         model_id = unquote(match.group(1))
         self.model_ids.append(model_id)
+        if match.group(2) == "count-tokens":
+            return self.count_tokens(rec)
         invalid = self.body_problem(rec.json)
         if invalid:
             return self.error(400, "ValidationException", invalid)
@@ -395,6 +398,19 @@ class FakeBedrock:
             )
         headers = {**request_id, "X-Amzn-Bedrock-Content-Type": "application/json"}
         return _stream(self.stream_frames(message), "application/vnd.amazon.eventstream", headers)
+
+    def count_tokens(self, rec: Recorded) -> Response:
+        """CountTokens: `{"input": {"invokeModel": {"body": <base64 InvokeModel body>}}}`, the
+        inner body validated like InvokeModel's; answers `{"inputTokens": n}`."""
+        try:
+            inner = json.loads(base64.b64decode(rec.json["input"]["invokeModel"]["body"], validate=True))
+        except (KeyError, TypeError, ValueError):
+            return self.error(400, "ValidationException", "Malformed input request: input.invokeModel.body")
+        invalid = self.body_problem(inner)
+        if invalid:
+            return self.error(400, "ValidationException", invalid)
+        self.counted_bodies.append(inner)
+        return JSONResponse({"inputTokens": 7 + len(json.dumps(inner["messages"])) // 4})
 
     def stream_frames(self, message: dict[str, Any]) -> list[bytes]:
         """One `chunk` event per Anthropic stream event (Bedrock relays no pings), the invocation

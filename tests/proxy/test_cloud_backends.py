@@ -216,9 +216,9 @@ def test_bedrock_errors_reach_the_client_in_its_format(bedrock, proxy_for):
     with pytest.raises(anthropic.BadRequestError) as unknown:
         client.messages.create(model="llama-3-70b", max_tokens=5, messages=HI)
     assert "--model-map" in str(unknown.value)
-    with pytest.raises(anthropic.NotFoundError) as counting:
-        client.messages.count_tokens(model="claude-haiku-4-5", messages=HI)
-    assert "AWS Bedrock" in str(counting.value)
+    with pytest.raises(anthropic.NotFoundError) as batches:
+        client.messages.batches.list()
+    assert "not available through the AWS Bedrock backend" in str(batches.value)
 
 
 def test_bedrock_arn_model_ids_are_escaped_and_signed(bedrock, proxy_for):
@@ -614,3 +614,13 @@ def test_vertex_token_refusal_is_a_clear_401(vertex, proxy_for, monkeypatch, tmp
         anthropic_client(url).messages.create(model="claude-haiku-4-5-20251001", max_tokens=5, messages=HI)
     assert "Google access token could not be obtained (RefreshError)" in str(refused.value)
     assert fake.requests == []
+
+
+def test_bedrock_counts_tokens_with_its_count_tokens_api(bedrock, proxy_for):
+    url = _bedrock_proxy(proxy_for, bedrock)
+    counted = anthropic_client(url).messages.count_tokens(model="claude-sonnet-4-5", messages=HI)
+    assert counted.input_tokens > 0
+    assert bedrock.requests[-1].path == "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/count-tokens"
+    inner = bedrock.counted_bodies[-1]
+    assert inner["messages"] == HI and inner["anthropic_version"] == "bedrock-2023-05-31"
+    assert bedrock.signature_failures == []
