@@ -57,7 +57,7 @@ def proxy_command(
     ),
     backend: Optional[str] = typer.Option(
         None,
-        help="direct, bedrock, vertex_ai, azure or openrouter [env HEADROOM_BACKEND; default direct]. "
+        help="direct, bedrock, vertex_ai, azure, openrouter or litellm [env HEADROOM_BACKEND; default direct]. "
         "See docs/cloud-backends.md.",
         rich_help_panel="Cloud backends",
     ),
@@ -114,6 +114,11 @@ def proxy_command(
         help="HTTP-Referer sent to OpenRouter [env HEADROOM_OPENROUTER_REFERER].",
         rich_help_panel="Cloud backends",
     ),
+    litellm_model: Optional[str] = typer.Option(
+        None,
+        help="LiteLLM model for --backend litellm, e.g. gemini/gemini-2.5-flash [env HEADROOM_LITELLM_MODEL].",
+        rich_help_panel="Cloud backends",
+    ),
     openrouter_title: Optional[str] = typer.Option(
         None,
         help="X-Title sent to OpenRouter [env HEADROOM_OPENROUTER_TITLE].",
@@ -156,6 +161,7 @@ def proxy_command(
         "model_map": model_map,
         "openrouter_referer": openrouter_referer,
         "openrouter_title": openrouter_title,
+        "litellm_model": litellm_model,
     }
     try:
         settings = resolve_settings(flags, config_file=config)

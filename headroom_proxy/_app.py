@@ -240,9 +240,12 @@ class Proxy:
         """Ready when each upstream answers HTTP at all and the CCR store takes a write."""
         checks: dict[str, str] = {}
         for provider in (ANTHROPIC, "openai"):
+            probe = self.backends[provider].probe_url(provider)
+            if probe is None:  # a library backend (LiteLLM) with no endpoint of its own
+                continue
             try:
                 assert self.client is not None
-                await self.client.get(self.backends[provider].origin(provider) + "/", timeout=3.0)
+                await self.client.get(probe + "/", timeout=3.0)
                 checks[f"upstream_{provider}"] = "ok"
             except httpx.HTTPError as exc:
                 checks[f"upstream_{provider}"] = f"unreachable ({type(exc).__name__})"
@@ -293,7 +296,7 @@ class Proxy:
 
     async def _send(self, provider: str, req: httpx.Request) -> httpx.Response:
         assert self.client is not None
-        response = await self.client.send(req, stream=True)
+        response = await self.backends[provider].send(self.client, req)
         try:
             return await self.backends[provider].adapt(response, provider)
         except BaseException:

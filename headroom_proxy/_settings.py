@@ -23,7 +23,7 @@ class ProxyConfigError(HeadroomError, ValueError):
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _RETRIEVE_TOOL_MODES = ("auto", "always", "never")
-BACKEND_NAMES = ("direct", "bedrock", "vertex_ai", "azure", "openrouter")
+BACKEND_NAMES = ("direct", "bedrock", "vertex_ai", "azure", "openrouter", "litellm")
 _AZURE_AUTH = ("auto", "entra")
 
 
@@ -77,7 +77,7 @@ class ProxySettings:
     """Share of a prose text's tokens LLMLingua-2 keeps."""
     backend: str = "direct"
     """Where LLM requests go: 'direct' (the upstream URLs above), 'bedrock', 'vertex_ai',
-    'azure' or 'openrouter'. A cloud backend takes the client formats it serves; the other keeps
+    'azure', 'openrouter' or 'litellm'. A cloud backend takes the client formats it serves; the other keeps
     its direct upstream (docs/cloud-backends.md)."""
     region: str | None = None
     """Cloud region (bedrock: else AWS_REGION or the profile's; vertex_ai: else CLOUD_ML_REGION)."""
@@ -105,6 +105,9 @@ class ProxySettings:
     """`HTTP-Referer` sent to OpenRouter (your app's URL, for its rankings)."""
     openrouter_title: str | None = None
     """`X-Title` sent to OpenRouter (your app's name)."""
+    litellm_model: str | None = None
+    """litellm backend: the LiteLLM model OpenAI chat requests go to ('gemini/gemini-2.5-flash');
+    None: `model_map`, else the client's own model name."""
     config_file: str | None = field(default=None, compare=False)
     """The TOML file the settings were read from, if any (for messages only)."""
 

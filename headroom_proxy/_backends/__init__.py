@@ -1,8 +1,8 @@
 """Upstream backends: where the proxy sends a request and how (URL, auth, wire framing).
 
 `direct` sends each provider's requests to its configured upstream URL. A cloud backend takes
-over the providers it serves (Bedrock and Vertex AI: Anthropic Messages; Azure OpenAI: OpenAI;
-OpenRouter: both); the other provider keeps its direct upstream. docs/cloud-backends.md.
+over the providers it serves (Bedrock and Vertex AI: Anthropic Messages; Azure OpenAI and
+LiteLLM: OpenAI; OpenRouter: both); the other provider keeps its direct upstream. docs/cloud-backends.md.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from headroom_proxy._backends._azure import AzureBackend
 from headroom_proxy._backends._base import ANTHROPIC, OPENAI, Backend, BackendError, UpstreamCall
 from headroom_proxy._backends._bedrock import BEDROCK_MODELS, BedrockBackend, bedrock_model_id
 from headroom_proxy._backends._errors import error_body
+from headroom_proxy._backends._litellm import LiteLLMBackend
 from headroom_proxy._backends._openrouter import OpenRouterBackend, openrouter_model
 from headroom_proxy._backends._vertex import VertexBackend, vertex_model_id
 
@@ -22,6 +23,7 @@ BACKENDS: dict[str, type[Backend]] = {
     "vertex_ai": VertexBackend,
     "azure": AzureBackend,
     "openrouter": OpenRouterBackend,
+    "litellm": LiteLLMBackend,
 }
 
 
@@ -39,6 +41,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "BedrockBackend",
+    "LiteLLMBackend",
     "OpenRouterBackend",
     "UpstreamCall",
     "VertexBackend",

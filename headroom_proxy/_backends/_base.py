@@ -70,6 +70,10 @@ class Backend:
         """Where requests for `provider` go (no credentials in it): for logs and /readyz."""
         return str(self.settings.upstream_base(provider))
 
+    def probe_url(self, provider: str) -> str | None:
+        """What /readyz GETs to see the upstream answer; None: nothing to probe."""
+        return self.origin(provider)
+
     def secrets(self) -> Iterable[str]:
         """Credential values to scrub from any upstream text shown to the client."""
         return ()
@@ -79,6 +83,10 @@ class Backend:
         if call.query:
             url += "?" + call.query
         return client.build_request(call.method, url, headers=call.headers, content=call.content)
+
+    async def send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """Send a request `build` made (streamed); a library backend answers it in-process."""
+        return await client.send(request, stream=True)
 
     async def adapt(self, response: httpx.Response, provider: str) -> httpx.Response:
         """The upstream answer in the client's wire format (direct: as it is)."""

@@ -33,7 +33,7 @@ def parse_model_map(text: str | None) -> dict[str, str]:
 
 # Their DEBUG output carries credential material (botocore logs the canonical request with the
 # session token; the token libraries log grants): never below WARNING while a cloud backend runs.
-_CREDENTIAL_LOGGERS = ("botocore", "google.auth", "google.oauth2", "azure.identity", "azure.core")
+_CREDENTIAL_LOGGERS = ("botocore", "google.auth", "google.oauth2", "azure.identity", "azure.core", "LiteLLM")
 
 
 def quiet_credential_loggers() -> None:

@@ -33,7 +33,7 @@ from tests.proxy.conversations import (
     anthropic_conversation,
     openai_conversation,
 )
-from tests.proxy.fake_upstream import RETRIEVE, TOOL_ARGS
+from tests.proxy.fake_upstream import RETRIEVE, TOOL_ARGS, FakeUpstream
 
 pytestmark = pytest.mark.enable_socket
 
@@ -624,3 +624,66 @@ def test_bedrock_counts_tokens_with_its_count_tokens_api(bedrock, proxy_for):
     inner = bedrock.counted_bodies[-1]
     assert inner["messages"] == HI and inner["anthropic_version"] == "bedrock-2023-05-31"
     assert bedrock.signature_failures == []
+
+
+# ---------------------------------------------------------------------------- LiteLLM
+
+
+class ScenarioUpstream(FakeUpstream):
+    """The fake Anthropic upstream with the scenario set by the test (LiteLLM sends no
+    `x-fake-scenario` header of the client's)."""
+
+    scenario = "text"
+
+    def _scenario(self, request: Any) -> str:  # type: ignore[override]
+        return self.scenario
+
+
+@pytest.fixture
+def litellm_upstream(monkeypatch) -> Iterator[ScenarioUpstream]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-litellm-test-key")
+    with serving(ScenarioUpstream()) as fake:
+        yield fake
+
+
+def _litellm_proxy(proxy_for, fake) -> str:
+    return proxy_for(backend="litellm", litellm_model="anthropic/claude-haiku-4-5", backend_url=fake.url)
+
+
+def test_litellm_translates_openai_chat_to_anthropic_and_back(litellm_upstream, proxy_for):
+    url = _litellm_proxy(proxy_for, litellm_upstream)
+    reply = openai_client(url).chat.completions.create(model="gpt-4o", messages=HI)
+    assert reply.choices[0].message.content.startswith("hello from fake")
+    sent = litellm_upstream.requests[-1]
+    assert sent.path == "/v1/messages"  # LiteLLM spoke Anthropic's API to the upstream
+    assert sent.json["model"] == "claude-haiku-4-5" and sent.json["messages"][0]["role"] == "user"
+    assert sent.headers["x-api-key"] == "sk-ant-litellm-test-key"
+
+
+def test_litellm_stream_with_tool_calls_and_ccr_round(litellm_upstream, proxy_for):
+    url = _litellm_proxy(proxy_for, litellm_upstream)
+    client = openai_client(url)
+    litellm_upstream.scenario = "tool"
+    stream = client.chat.completions.create(model="gpt-4o", messages=HI, tools=[OPENAI_WEATHER], stream=True)
+    arguments = "".join(
+        call.function.arguments or ""
+        for chunk in stream
+        for choice in chunk.choices
+        for call in choice.delta.tool_calls or ()
+    )
+    assert json.loads(arguments) == json.loads(TOOL_ARGS)
+    litellm_upstream.scenario = "retrieve"
+    reply = client.chat.completions.create(model="gpt-4o", messages=openai_conversation(1))
+    assert reply.choices[0].message.content.startswith("RETRIEVED:")
+    assert any(t["name"] == RETRIEVE for t in litellm_upstream.requests[-2].json["tools"])
+
+
+def test_litellm_errors_and_unsupported_paths(litellm_upstream, proxy_for):
+    url = _litellm_proxy(proxy_for, litellm_upstream)
+    litellm_upstream.scenario = "error-429"
+    with pytest.raises(openai.RateLimitError) as throttled:
+        openai_client(url).chat.completions.create(model="gpt-4o", messages=HI)
+    assert "LiteLLM" in str(throttled.value)
+    with pytest.raises(openai.NotFoundError) as unsupported:
+        openai_client(url).responses.create(model="gpt-4o", input="Hi")
+    assert "LiteLLM backend" in str(unsupported.value)
