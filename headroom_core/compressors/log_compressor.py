@@ -57,13 +57,16 @@ _TRACE_CONTINUATION = re.compile(
 )
 # Timestamp shapes, most specific first: the first one found within a line's first 80
 # characters is the line's time (a rotated file name like `x.log.1.2017-05-16_13:53:08`
-# before an ISO time must not win just because it comes first).
-_TIMESTAMPS = (
-    re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
-    re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?"),  # common log format
-    re.compile(r"\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"),  # syslog
-    re.compile(r"^\d{6} \d{6}\b"),  # HDFS: yymmdd hhmmss
-    re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"),
+# before an ISO time must not win just because it comes first). Each with a character it
+# cannot match without (None: no cheap test). A pattern starts with a character class
+# where it can (the regex engine skips to one in a tight loop): `[A-Z](?<!\w[A-Z])` is
+# `\b[A-Z]`, and `\d(?<!\w\d)` is `\b\d`.
+_TIMESTAMPS: tuple[tuple[str | None, re.Pattern[str]], ...] = (
+    (None, re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")),
+    ("/", re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?")),  # common log format
+    (":", re.compile(r"[A-Z](?<!\w[A-Z])[a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}")),  # syslog
+    (None, re.compile(r"^\d{6} \d{6}\b")),  # HDFS: yymmdd hhmmss
+    (":", re.compile(r"\d(?<!\w\d)\d:\d{2}:\d{2}(?:[.,]\d+)?")),
 )
 _ENTRY_START = re.compile(
     r"\[?(?:\d{4}-\d{2}-\d{2}|\d{6} \d{6}|[A-Z][a-z]{2} [ \d]\d |\d{2}:\d{2}:\d{2}|\d{10})"
@@ -155,8 +158,23 @@ def _is_important(line: str, transcript: bool = False) -> bool:
     return bool(_LEVEL_WORD.search(head) or _LOWER_LEVEL.search(head) or _EXCEPTION.search(head))
 
 
-_IMPORTANT_HINT = re.compile("|".join(re.escape(h) for h in _IMPORTANT_HINTS))
-_TRANSCRIPT_HINT = re.compile("|".join(re.escape(h) for h in sorted({*_IMPORTANT_HINTS, *_PROBLEM_HINTS})))
+def _prefix_tree(words: list[str]) -> str:
+    """A regex matching exactly `words`, their shared prefixes factored out (`e(?:rr|xit)`):
+    at each position the engine tests one branch per distinct next character instead of
+    every word."""
+    if "" in words:
+        rest = [w for w in words if w]
+        return f"(?:{_prefix_tree(rest)})?" if rest else ""
+    by_first: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        by_first.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _prefix_tree(tails) for first, tails in by_first.items()]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+# Which hint matched does not matter, only on which line one starts (no hint spans lines).
+_IMPORTANT_HINT = re.compile(_prefix_tree(list(_IMPORTANT_HINTS)))
+_TRANSCRIPT_HINT = re.compile(_prefix_tree([*_IMPORTANT_HINTS, *_PROBLEM_HINTS]))
 
 
 def _candidate_lines(text: str, lines: list[str], starts: list[int], transcript: bool) -> list[int]:
@@ -190,23 +208,28 @@ def _stamp_candidates(text: str, starts: list[int]) -> bytearray:
     """Per line, 1 when a timestamp hint starts within its first 80 characters: one scan of
     the whole text, so `_timestamp` runs only on lines that may hold one."""
     out = bytearray(len(starts) - 1)
-    for match in _STAMP_HINT_TEXT.finditer(text):
+    for match in _STAMP_DIGITS.finditer(text):
         index = bisect.bisect_right(starts, match.start()) - 1
         if match.start() - starts[index] < 80:
             out[index] = 1
+    if _STAMP_EPOCH.match(text):
+        out[0] = 1
+    for match in _STAMP_EPOCH_LINE.finditer(text):
+        out[bisect.bisect_right(starts, match.start() + 1) - 1] = 1
     return out
 
 
-def _is_transcript(lines: list[str]) -> bool:
+def _is_transcript(lines: list[str]) -> tuple[bool, dict[int, re.Match[str] | None]]:
     """Few lines carry a timestamp: the output of a command (apt, pip, npm, make, cargo,
     a CI step), where problems are reported in words rather than with levels. Judged on
-    an evenly spaced sample of at most `_TRANSCRIPT_SAMPLE` lines."""
+    an evenly spaced sample of at most `_TRANSCRIPT_SAMPLE` lines; also returns the
+    sampled lines' timestamps (by line index), so they are not looked for twice."""
     step = max(1, len(lines) // _TRANSCRIPT_SAMPLE)
-    sample = [line for line in lines[::step] if line.strip()]
-    if not sample:
-        return False
-    hits = sum(1 for line in sample if _timestamp(line) is not None)
-    return hits < _TRANSCRIPT_MAX_STAMPED * len(sample)
+    stamps = {k: _timestamp(lines[k]) for k in range(0, len(lines), step) if lines[k].strip()}
+    if not stamps:
+        return False, stamps
+    hits = sum(1 for stamp in stamps.values() if stamp is not None)
+    return hits < _TRANSCRIPT_MAX_STAMPED * len(stamps), stamps
 
 
 @dataclass
@@ -237,14 +260,20 @@ class _Template:
 # Every timestamp shape above holds two digits, `:`, `-` or `/`, two digits (or a month
 # name between slashes, or is HDFS's `yymmdd hhmmss`): one cheap search rules out the
 # lines that hold none (most of a transcript).
-_STAMP_HINT = re.compile(r"\d\d[:/-]\d\d|\d\d/[A-Z][a-z]{2}/|\d{6} \d{6}|^\[?\d{10}")
-_STAMP_HINT_TEXT = re.compile(_STAMP_HINT.pattern, re.M)
+# The hint is two searches: one that starts with a character class, which the regex engine
+# skips to in a tight loop (an alternation of classes is tried at every position), and the
+# epoch shape, at a line start only.
+_STAMP_DIGITS = re.compile(r"\d\d(?:[:/-]\d\d|/[A-Z][a-z]{2}/|\d{4} \d{6})")
+_STAMP_EPOCH = re.compile(r"\[?\d{10}")
+_STAMP_EPOCH_LINE = re.compile(r"\n\[?\d{10}")
 
 
 def _timestamp(line: str) -> re.Match[str] | None:
-    if _STAMP_HINT.search(line, 0, 80) is None:
+    if _STAMP_DIGITS.search(line, 0, 80) is None and _STAMP_EPOCH.match(line, 0, 80) is None:
         return None
-    for pattern in _TIMESTAMPS:
+    for needed, pattern in _TIMESTAMPS:
+        if needed is not None and line.find(needed, 0, 80) < 0:
+            continue
         match = pattern.search(line, 0, 80)
         if match is not None:
             return match
@@ -369,7 +398,7 @@ class LogCompressor:
             keep[i] = 1
         important = 0
         starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-        transcript = _is_transcript(lines)
+        transcript, sampled_stamps = _is_transcript(lines)
         # A transcript has few timestamps: find the lines that may hold one in one scan.
         # A log has one on nearly every line: look at each line.
         stamped = _stamp_candidates(text, starts) if transcript else bytearray(b"\x01") * n
@@ -407,7 +436,10 @@ class LogCompressor:
         for index, line in enumerate(lines):
             if keep[index]:
                 continue
-            stamp = _timestamp(line) if stamped[index] else None
+            if index in sampled_stamps:
+                stamp = sampled_stamps[index]
+            else:
+                stamp = _timestamp(line) if stamped[index] else None
             if stamp is None:
                 body = line
             else:

@@ -22,9 +22,11 @@ counts what was left out. Deterministic: no randomness, ties broken by position.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -49,7 +51,9 @@ _DIRECTIVE = re.compile(r"\.\. ")
 _DOCTEST = re.compile(r"[ \t]*>>> ")
 _BLOCK_START = re.compile(r"[ \t]*(?:`{3}|~{3}|\+|\||>>> |#)|\.\. ")
 """What a fence, grid/pipe table, doctest, markdown heading or directive line starts with."""
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+\S", re.MULTILINE)
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+\S")
+_LIST_ITEM_LINE = re.compile(r"\n" + _LIST_ITEM.pattern)
+"""A list item after a line break: a literal first character makes the scan fast."""
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital,
 # digit, quote, bracket or markup character.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_`]*(?=\s+[\"'“‘(\[*_`:A-Z0-9])")
@@ -62,6 +66,8 @@ _VOLATILE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+")  # applied to lower-case
 _WORDY = re.compile(r"[A-Za-z][a-z]+")
 
 _ELLIPSIS = "…"
+_UNIT_KIND = {"line": "line", "table": "table", "directive": "directive"}
+"""The unit kind of a block kept or dropped whole (any other: a code block)."""
 _NEAR_DUPLICATE = 0.8
 """Jaccard similarity of term sets at which a unit counts as a repeat of a picked one."""
 _REDUNDANCY_WEIGHT = 0.6
@@ -83,7 +89,7 @@ _MAX_SAVING_WORTH_NOTHING = 0.1
 """Outputs saving less than this share of tokens are not worth a marker: return None."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     kind: str  # "para", "code", "table", "heading", "directive", "blank", "line"
     first: int  # first line index
@@ -91,7 +97,7 @@ class _Block:
     by_line: bool = False  # a paragraph of one-item lines (metadata, link lists): lines are units
 
 
-@dataclass
+@dataclass(slots=True)
 class _Unit:
     kind: str  # "sentence", "code", "table", "directive", "line"
     block: int
@@ -108,7 +114,11 @@ def _indent(line: str) -> int:
 
 
 def _base_indent(lines: list[str]) -> int:
-    counts = Counter(_indent(line) for line in lines if line.strip())
+    filled = list(itertools.compress(lines, map(str.strip, lines)))  # lines with text
+    # len(line) - len(line.lstrip(" \t")) of each, mapped in C.
+    counts = Counter(
+        map(operator.sub, map(len, filled), map(len, map(str.lstrip, filled, itertools.repeat(" \t"))))
+    )
     if not counts:
         return 0
     return min(counts, key=lambda k: (-counts[k], k))
@@ -253,38 +263,70 @@ def _explode_lines(blocks: list[_Block]) -> list[_Block]:
     out: list[_Block] = []
     for block in blocks:
         if block.kind in ("para", "heading"):
-            out.extend(_Block("line", k, k) for k in range(block.first, block.last + 1))
+            out.extend([_Block("line", k, k) for k in range(block.first, block.last + 1)])
         else:
             out.append(block)
     return out
+
+
+_FIRST_CHAR = operator.itemgetter(slice(0, 1))
+_WRAPS = operator.methodcaller("endswith", ("-", ","))
 
 
 def _line_structured(block_lines: list[str]) -> bool:
     """Lines that each stand alone (`Key: value`, link lists), not hard-wrapped sentences."""
     if len(block_lines) < 3:
         return False
-    starts_fresh = sum(1 for line in block_lines[1:] if not line.lstrip()[:1].islower())
-    wrapped = sum(1 for line in block_lines[:-1] if line.rstrip().endswith(("-", ",")))
-    return starts_fresh >= 0.8 * (len(block_lines) - 1) and wrapped < 0.2 * len(block_lines)
+    # Per line in C (map), not in a Python loop: each line's first character, its ending.
+    rest = block_lines[1:]
+    starts_fresh = len(rest) - sum(map(str.islower, map(_FIRST_CHAR, map(str.lstrip, rest))))
+    if starts_fresh < 0.8 * len(rest):
+        return False
+    wrapped = sum(map(_WRAPS, map(str.rstrip, block_lines[:-1])))
+    return wrapped < 0.2 * len(block_lines)
 
 
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence (start, end) offsets inside text[start:end]; list items start new ones."""
-    chunk = text[start:end]
-    cuts = {0}
-    cuts.update(m.start() for m in _LIST_ITEM.finditer(chunk))  # every list item's line start
-    for m in _SENTENCE_END.finditer(chunk):
-        before = chunk[max(0, m.start() - 12) : m.start() + 1]
-        if _ABBREVIATION.search(before):
-            continue
-        cuts.add(m.end())
+def _sentence_cuts(text: str) -> list[int]:
+    """Every offset of `text` where a sentence or a list item starts, sorted: one scan of
+    the whole text for both. A paragraph's cuts are the ones inside it (see
+    `_sentence_spans`): a list item starts a line and a sentence end (with its closing
+    quotes or brackets) stays on its line, so no match straddles a paragraph edge; an
+    abbreviation before a full stop never spans a line break either."""
+    cuts = [m.start() + 1 for m in _LIST_ITEM_LINE.finditer(text)]
+    if _LIST_ITEM.match(text):
+        cuts.insert(0, 0)
+    search = _ABBREVIATION.search
+    ends = [
+        m.end()
+        for m in _SENTENCE_END.finditer(text)
+        if not (text[m.start()] == "." and search(text, max(0, m.start() - 12), m.start() + 1))
+    ]
+    if not cuts:
+        return ends
+    cuts.extend(ends)
+    return sorted(set(cuts))
+
+
+def _sentence_spans(text: str, start: int, end: int, cuts: list[int] | None = None) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets inside text[start:end]; list items start new ones.
+
+    `cuts` is `_sentence_cuts(text)`, made once for all paragraphs of a text. A cut whose
+    sentence-end lookahead saw past `end` leaves only whitespace after it, which no span
+    keeps, so the spans are those of text[start:end] alone."""
+    if cuts is None:
+        cuts = _sentence_cuts(text[start:end])
+        offset = start
+        start, end = 0, end - start
+    else:
+        offset = 0
+    inner = cuts[bisect.bisect_right(cuts, start) : bisect.bisect_left(cuts, end)]
     spans = []
-    for a, b in itertools.pairwise([*sorted(cuts), len(chunk)]):
-        piece = chunk[a:b]
+    for a, b in itertools.pairwise([start, *inner, end]):
+        piece = text[offset + a : offset + b]
         left = len(piece) - len(piece.lstrip())
         right = len(piece.rstrip())
         if right > left:
-            spans.append((start + a + left, start + a + right))
+            spans.append((offset + a + left, offset + a + right))
     return spans
 
 
@@ -328,8 +370,54 @@ def _templates(texts: list[str]) -> list[str]:
     return [" ".join(p.split()) for p in _VOLATILE.sub("0", joined.lower()).split("\x00")]
 
 
+_ASCII_BYTES = bytes(range(128))
+_TEMPLATE_BLIND = b"0123456789abcdefx \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+"""Bytes a template key leaves out: every ASCII character a volatile run (`_VOLATILE`) can
+hold, and ASCII whitespace (`str.split` also splits on \\x1c-\\x1f)."""
+
+
+def _template_keys(texts: list[str]) -> list[bytes] | None:
+    """A key per text that is equal whenever two `_template`s are equal (not conversely):
+    the lower-cased text without whitespace and without the characters a volatile run can
+    hold. `_template` turns volatile runs into "0" and collapses whitespace; the key drops
+    both, so equal templates give equal keys. One lower-casing, encode and byte deletion
+    over all texts: far cheaper than the template's regex. None when a text holds the
+    separator, or non-ASCII whitespace or digits (which the byte deletion cannot drop)."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:
+        return None
+    data = joined.lower().encode("utf-8", "surrogatepass")
+    if not data.isascii():  # its non-ASCII characters: the text without the ASCII bytes
+        odd = set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+        if any(ch.isspace() or ch.isdigit() for ch in odd):
+            return None
+    return data.translate(None, _TEMPLATE_BLIND).split(b"\x00")
+
+
+def _repeats(texts: list[str], relevance: list[float]) -> list[bool]:
+    """Per unit: its template (`_template`) occurred in an earlier unit, and it is not
+    relevant to the query (a repeat that matches the query well is not a repeat to the
+    reader). Templates are made only for units whose `_template_keys` key is shared."""
+    keys = _template_keys(texts)
+    if keys is None:
+        candidates = list(range(len(texts)))
+    else:
+        shared = Counter(keys)
+        candidates = [k for k, key in enumerate(keys) if shared[key] > 1]
+    distinct = list(dict.fromkeys(texts[k] for k in candidates))  # equal texts: one template
+    template_of = dict(zip(distinct, _templates(distinct)))
+    duplicate = [False] * len(texts)
+    seen: set[str] = set()
+    for k in candidates:
+        tpl = template_of[texts[k]]
+        duplicate[k] = tpl in seen and relevance[k] < _RELEVANT
+        seen.add(tpl)
+    return duplicate
+
+
 def _select(
     term_sets: list[frozenset[str]],
+    df: dict[str, int],
     weights: np.ndarray,
     costs: np.ndarray,
     budget: float,
@@ -338,14 +426,13 @@ def _select(
 ) -> list[bool]:
     """Greedy lazy MMR: best weight first, discounted by similarity to what is picked.
 
-    O(n log n) in units: similarity is looked up through the postings of each unit's
-    `_LOOKUP_TERMS` rarest terms (terms in at most `_MAX_RARE_DF` units), visiting at most
-    `_MAX_LOOKUP_WORK` postings per unit; the exact Jaccard is computed for a few of the
-    units sharing most of them, and a unit is re-queued at most `_MAX_REQUEUES` times.
+    `df` is the number of units holding each term. O(n log n) in units: similarity is
+    looked up through the postings of each unit's `_LOOKUP_TERMS` rarest terms (terms in at
+    most `_MAX_RARE_DF` units), visiting at most `_MAX_LOOKUP_WORK` postings per unit; the
+    exact Jaccard is computed for a few of the units sharing most of them, and a unit is
+    re-queued at most `_MAX_REQUEUES` times.
     """
     n = len(term_sets)
-    # A plain dict: subscripting a Counter in the loops below is slower.
-    df = dict(Counter(itertools.chain.from_iterable(term_sets)))
     rare_limit = max(3, min(int(_MAX_SIMILARITY_TERM_DF * n), _MAX_RARE_DF))
     rare: dict[int, list[str]] = {}
 
@@ -354,8 +441,9 @@ def _select(
         found = rare.get(i)
         if found is None:
             these = [t for t in term_sets[i] if df[t] <= rare_limit]
-            these.sort(key=lambda t: (df[t], t))
-            found = rare[i] = these[:_LOOKUP_TERMS]
+            # (df, term) pairs sorted in C: no key function called per term.
+            ranked = sorted(zip(map(df.__getitem__, these), these))[:_LOOKUP_TERMS]
+            found = rare[i] = [t for _, t in ranked]
         return found
 
     weight = weights.tolist()
@@ -416,11 +504,15 @@ def _select(
 
 
 def _scores(
-    term_sets: list[frozenset[str]], doc_terms: list[list[str]], positions: np.ndarray, query: str | None
+    term_sets: list[frozenset[str]],
+    freq: dict[str, int],
+    doc_terms: list[list[str]],
+    positions: np.ndarray,
+    query: str | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(weight, relevance) per unit: relevance, position and salience combined, in [0, 1]."""
+    """(weight, relevance) per unit: relevance, position and salience combined, in [0, 1].
+    `freq` is the number of units holding each term."""
     n = len(term_sets)
-    freq = dict(Counter(itertools.chain.from_iterable(term_sets)))
     ubiquitous = max(2, int(0.5 * n))
     relevance = np.zeros(n)
     if query:
@@ -430,9 +522,11 @@ def _scores(
         if raw.size and raw.max() > 0:
             relevance = raw / raw.max()
     weight = {t: (math.log1p(f) if f < ubiquitous else 0.0) for t, f in freq.items()}
-    salience = np.array(
-        [sum(map(weight.__getitem__, these)) / (1 + len(these)) ** 0.5 for these in term_sets]
-    )
+    of_set: dict[frozenset[str], float] = {}  # repeated units share one term set
+    for these in term_sets:
+        if these not in of_set:
+            of_set[these] = sum(map(weight.__getitem__, these)) / (1 + len(these)) ** 0.5
+    salience = np.array(list(map(of_set.__getitem__, term_sets)))
     if salience.size and salience.max() > 0:
         salience = salience / salience.max()
     if relevance.any():
@@ -491,7 +585,7 @@ class ProseCompressor:
         prose = _is_prose(lines, blocks)
         if not prose:
             blocks = _explode_lines(blocks)
-        units = self._units(text, lines, starts, blocks)
+        units, bounds = self._units(text, lines, starts, blocks)
         if len(units) < _MIN_UNITS:
             return None
         # Counted only now: one long run without units is costly to encode and not worth it.
@@ -510,23 +604,19 @@ class ProseCompressor:
                 found = memo[unit_text] = (unit_terms, frozenset(unit_terms))
             doc_terms.append(found[0])
             term_sets.append(found[1])
-        weights, relevance = _scores(term_sets, doc_terms, positions, ctx.query)
+        # A plain dict: subscripting a Counter in the loops that use it is slower.
+        df = dict(Counter(itertools.chain.from_iterable(term_sets)))
+        weights, relevance = _scores(term_sets, df, doc_terms, positions, ctx.query)
         chars = np.array([len(t) for t in texts], dtype=np.float64)
         costs = chars * (total_tokens / max(1, len(text)))
-        templates = _templates(texts)
-        seen: set[str] = set()
-        duplicate = []
-        for tpl, rel in zip(templates, relevance):
-            # A repeat that matches the query well is not a repeat to the reader.
-            duplicate.append(tpl in seen and rel < _RELEVANT)
-            seen.add(tpl)
+        duplicate = _repeats(texts, relevance.tolist())
         budget = max(0.0, cfg.target_ratio) * total_tokens
-        picked = _select(term_sets, weights, costs, budget, duplicate, relevance >= _RELEVANT)
+        picked = _select(term_sets, df, weights, costs, budget, duplicate, relevance >= _RELEVANT)
         if all(picked):
             return None
         if not any(picked):
             picked[int(np.lexsort((np.arange(len(units)), -weights))[0])] = True
-        body, dropped = self._render(text, lines, starts, blocks, units, picked, duplicate, prose)
+        body, dropped = self._render(text, lines, starts, blocks, units, bounds, picked, duplicate, prose)
         key = ctx.stash(text, "text", unit="block" if prose else "line")
         description = ", ".join(dropped) + " omitted"
         out = body + "\n" + ctx.marker(description, key)
@@ -541,9 +631,21 @@ class ProseCompressor:
         return Compressed(out, (key,), f"kept {kept} of {len(units)} {noun}")
 
     @staticmethod
-    def _units(text: str, lines: list[str], starts: list[int], blocks: list[_Block]) -> list[_Unit]:
+    def _units(
+        text: str, lines: list[str], starts: list[int], blocks: list[_Block]
+    ) -> tuple[list[_Unit], list[int]]:
+        """The units, and where each block's units start (block b holds units
+        `bounds[b]` to `bounds[b + 1]`: units come in block order)."""
         units: list[_Unit] = []
+        bounds = [0]
+        cuts: list[int] | None = None
         for b_index, block in enumerate(blocks):
+            if b_index:
+                bounds.append(len(units))
+            if block.kind == "line":  # line mode: most blocks
+                start = starts[block.first]
+                units.append(_Unit("line", b_index, start, start + len(lines[block.first])))
+                continue
             if block.kind in ("blank", "heading"):
                 continue
             start = starts[block.first]
@@ -555,12 +657,14 @@ class ProseCompressor:
                     a = starts[k] + _indent(line)
                     units.append(_Unit("line", b_index, a, starts[k] + len(line.rstrip()), order))
             elif block.kind == "para":
-                for order, (a, z) in enumerate(_sentence_spans(text, start, end)):
+                if cuts is None:
+                    cuts = _sentence_cuts(text)
+                for order, (a, z) in enumerate(_sentence_spans(text, start, end, cuts)):
                     units.append(_Unit("sentence", b_index, a, z, order))
             else:
-                kind = {"line": "line", "table": "table", "directive": "directive"}.get(block.kind, "code")
-                units.append(_Unit(kind, b_index, start, end))
-        return units
+                units.append(_Unit(_UNIT_KIND.get(block.kind, "code"), b_index, start, end))
+        bounds.append(len(units))
+        return units, bounds
 
     @staticmethod
     def _positions(units: list[_Unit], prose: bool) -> np.ndarray:
@@ -580,22 +684,19 @@ class ProseCompressor:
         starts: list[int],
         blocks: list[_Block],
         units: list[_Unit],
+        bounds: list[int],
         picked: list[bool],
         duplicate: list[bool],
         prose: bool,
     ) -> tuple[str, list[str]]:
-        by_block: dict[int, list[int]] = {}
-        for k, u in enumerate(units):
-            by_block.setdefault(u.block, []).append(k)
-        # A heading stays when any unit before the next heading of its level or above stays.
+        # A heading stays when any unit between it and the next heading stays. Units come
+        # in block order, so those units are one run: count the picked ones with a prefix sum.
+        picked_before = list(itertools.accumulate(picked, initial=0))
+        headings = [b for b, block in enumerate(blocks) if block.kind == "heading"]
         heading_kept: dict[int, bool] = {}
-        open_heading: int | None = None
-        for b_index, block in enumerate(blocks):
-            if block.kind == "heading":
-                open_heading = b_index
-                heading_kept[b_index] = False
-            elif open_heading is not None and any(picked[k] for k in by_block.get(b_index, ())):
-                heading_kept[open_heading] = True
+        for h, b_index in enumerate(headings):
+            until = headings[h + 1] if h + 1 < len(headings) else len(blocks)
+            heading_kept[b_index] = picked_before[bounds[until]] > picked_before[bounds[b_index + 1]]
 
         out: list[str] = []
         gap_lines = 0
@@ -615,36 +716,36 @@ class ProseCompressor:
             gap_lines = gap_repeats = 0
 
         for b_index, block in enumerate(blocks):
-            if block.kind == "blank":
+            kind = block.kind
+            if kind == "blank":
                 pending_blank = bool(out)
                 continue
-            start = starts[block.first]
-            end = starts[block.last] + len(lines[block.last])
-            if block.kind == "heading":
-                if heading_kept.get(b_index):
+            if kind == "heading":
+                if heading_kept[b_index]:
                     flush_gap()
                     if pending_blank:
                         out.append("")
-                    out.append(text[start:end])
+                    out.append(text[starts[block.first] : starts[block.last] + len(lines[block.last])])
                     pending_blank = False
                 continue
-            members = by_block.get(b_index, [])
-            kept = [k for k in members if picked[k]]
-            if not kept:
+            first, stop = bounds[b_index], bounds[b_index + 1]
+            if not any(picked[first:stop]):
                 size = block.last - block.first + 1
                 gap_lines += size
-                gap_repeats += size if members and all(duplicate[k] for k in members) else 0
+                gap_repeats += size if stop > first and all(duplicate[first:stop]) else 0
                 continue
+            start = starts[block.first]
+            end = starts[block.last] + len(lines[block.last])
             flush_gap()
             if pending_blank:
                 out.append("")
                 pending_blank = False
-            if block.kind != "para":
+            if kind != "para":
                 out.append(text[start:end])
                 continue
             pieces: list[str] = []
             run_start = run_end = None
-            for k in members:
+            for k in range(first, stop):
                 u = units[k]
                 if picked[k]:
                     if run_start is None:
@@ -694,8 +795,9 @@ def _dropped_counts(units: list[_Unit], picked: list[bool], prose: bool) -> list
         "directive": ("directive", "directives"),
         "line": ("line", "lines"),
     }
-    total = Counter(u.kind for u in units)
-    dropped = Counter(u.kind for u, p in zip(units, picked) if not p)
+    kinds = [u.kind for u in units]
+    total = Counter(kinds)
+    dropped = Counter(itertools.compress(kinds, map(operator.not_, picked)))
     parts = []
     for kind in ("sentence", "line", "code", "table", "directive"):
         if dropped[kind]:
