@@ -12,18 +12,33 @@ counted exactly and the rest is extrapolated by their tokens per character. Such
 mostly cut (above `max_input_bytes` only head and tail are kept), and encoding them whole
 would be most of the time `compress()` takes. `compress()` reports their counts as
 estimates; everything else, and `count_tokens()` itself, is exact.
+
+Counting an edited text (`count_after_edits`): when `count_tokens` counts a conversation
+with a memo (what `compress()` does before compressing), the token ids of its large texts
+are kept for the rest of that call, and a compressor that changed a few spans of such a
+text counts its output from them: the tokens of every unchanged stretch are read off the
+original's ids, and only the changed lines are encoded. The count is exact: tiktoken's
+pre-tokenizer (o200k_base, cl100k_base) never lets a piece run past a line break followed
+by blanks and then an ASCII character other than a line break (or a `/` right after the
+break), so a text cut at such a line start encodes as its two halves do. `compress()`'s
+next count of the conversation (its final one, where every text is a memo hit) releases
+the ids.
 """
 
 from __future__ import annotations
 
+import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
+
 from headroom_core._config import DEFAULT_MODEL
 from headroom_core._messages import _block_text, _is_image, tool_call_texts
-from headroom_core._tokenizer import Tokenizer, get_tokenizer
+from headroom_core._tokenizer import _CHUNK_CHARS, Tokenizer, get_encoding, get_tokenizer
 
 MESSAGE_OVERHEAD = 3
 REPLY_PRIMING = 3
@@ -35,6 +50,29 @@ ESTIMATE_ABOVE_BYTES = 8 << 20
 _MEMO_MIN_CHARS = 256
 """Shorter texts are encoded again: hashing them costs about as much as counting."""
 _call_counts: ContextVar[dict[str, int] | None] = ContextVar("headroom_call_counts", default=None)
+
+_IDS_MIN_CHARS = 4096
+"""Texts at least this long (and at most one tokenizer chunk) keep their token ids."""
+_IDS_MAX_TOKENS = 4_000_000
+"""At most this many token ids are kept per counted conversation (4 bytes each)."""
+_EDIT_SAFE_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
+"""Encodings whose pre-tokenizer `count_after_edits` relies on (checked in its tests)."""
+_LINE_START_UNSAFE = frozenset(b"\r\n")
+_SLASH = ord("/")
+_INDENT_BYTES = frozenset(b" \t\x0b\x0c")
+"""ASCII whitespace other than line breaks."""
+_MAX_BOUNDARY_SCAN = 16
+"""Line breaks looked at for a cut around one edit before giving up (bounded work)."""
+_MAX_INDENT_SCAN = 128
+"""Leading blanks looked at on one line before it is given up as a cut."""
+_MAX_CUT_DISTANCE = 16_384
+"""Bytes searched for a cut on each side of an edit: a text of very long lines is counted
+directly rather than scanned again for every edit (linear time on any input)."""
+_token_ids: ContextVar[dict[tuple[str, str], array[int]] | None] = ContextVar(
+    "headroom_token_ids", default=None
+)
+_lengths_lock = threading.Lock()
+_lengths: dict[str, np.ndarray] = {}
 
 
 @contextmanager
@@ -69,6 +107,139 @@ def count_once(text: str, tokenizer: Tokenizer) -> int:
     if n is None:
         n = memo[text] = tokenizer.count(text)
     return n
+
+
+def remember_count(text: str, tokens: int) -> None:
+    """Record an exact count of `text` made another way (see `count_after_edits`) in the
+    current `counting_scope`, for the pipeline to reuse."""
+    memo = _call_counts.get()
+    if memo is not None and len(text) >= _MEMO_MIN_CHARS:
+        memo[text] = tokens
+
+
+def known_token_ids(text: str, tokenizer: Tokenizer) -> array[int] | None:
+    """The token ids of `text` if this `compress()` call counted it whole, else None."""
+    kept = _token_ids.get()
+    if kept is None or len(text) < _IDS_MIN_CHARS:
+        return None
+    return kept.get((tokenizer.encoding_name, text))
+
+
+def _token_lengths(encoding_name: str) -> np.ndarray:
+    """Bytes of each token id of an encoding (built once per process, about 0.1 s)."""
+    with _lengths_lock:
+        table = _lengths.get(encoding_name)
+        if table is None:
+            encoding = get_encoding(encoding_name)
+            table = np.zeros(encoding.max_token_value + 1, dtype=np.int64)
+            for token in range(len(table)):
+                try:
+                    table[token] = len(encoding.decode_single_token_bytes(token))
+                except KeyError:  # a gap in the id space
+                    continue
+            _lengths[encoding_name] = table
+        return table
+
+
+def _is_cut(data: bytes, offset: int, limit: int, *, to_end: bool) -> bool:
+    """True if the line start `offset` (just after a `\n`) begins a pre-tokenizer piece and
+    stays so whatever follows `limit`: its leading blanks end, before `limit`, at an ASCII
+    character that is neither a line break nor (right at the line start) a `/`; or, if
+    `to_end`, they run to the end of the text. (A run of whitespace that holds a line break
+    is one piece up to its last one.)"""
+    end = min(limit, offset + _MAX_INDENT_SCAN)
+    i = offset
+    while i < end and data[i] in _INDENT_BYTES:
+        i += 1
+    if i >= end:
+        return to_end and i == len(data)  # the end of the text also ends every piece
+    first = data[i]
+    return first < 0x80 and first not in _LINE_START_UNSAFE and not (i == offset and first == _SLASH)
+
+
+def _safe_cut_before(data: bytes, offset: int) -> int | None:
+    """The last cut (see `_is_cut`) whose line starts before `offset` and whose leading blanks
+    end before it too (0 if none): the text up to it reads the same before and after an
+    edit at `offset`."""
+    floor = max(0, offset - _MAX_CUT_DISTANCE)
+    newline = data.rfind(b"\n", floor, offset - 1) if offset >= 2 else -1
+    for _ in range(_MAX_BOUNDARY_SCAN):
+        if newline < 0:
+            return 0 if floor == 0 else None
+        if _is_cut(data, newline + 1, offset, to_end=False):
+            return newline + 1
+        newline = data.rfind(b"\n", floor, newline)
+    return None
+
+
+def _safe_cut_after(data: bytes, offset: int) -> int | None:
+    """The first cut (see `_is_cut`) after `offset` (the end of the text if none)."""
+    ceiling = offset + _MAX_CUT_DISTANCE
+    newline = data.find(b"\n", offset, ceiling)
+    for _ in range(_MAX_BOUNDARY_SCAN):
+        if newline < 0:
+            return len(data) if ceiling >= len(data) else None
+        if _is_cut(data, newline + 1, len(data), to_end=True):
+            return newline + 1
+        newline = data.find(b"\n", newline + 1, ceiling)
+    return None
+
+
+def count_after_edits(
+    tokenizer: Tokenizer,
+    original: bytes,
+    ids: array[int],
+    edits: Sequence[tuple[int, int, bytes]],
+    output: bytes,
+) -> int | None:
+    """Exact tokens of `output`, which is `original` (UTF-8, whose token `ids` these are)
+    with each `(start, end, replacement)` of `edits` (byte offsets, sorted, not
+    overlapping) applied. None when the encoding is not one this is known to hold for,
+    or a safe cut is not found near an edit (then count `output` directly).
+
+    Each edit is widened to whole lines, cut where no pre-tokenizer piece can cross (see
+    the module notes); the widened stretches of `output` are encoded (together), the
+    tokens of the stretches between them are counted from the ids."""
+    if tokenizer.encoding_name not in _EDIT_SAFE_ENCODINGS:
+        return None
+    lengths = _token_lengths(tokenizer.encoding_name)[np.frombuffer(ids, dtype=np.uint32)]
+    ends = np.cumsum(lengths)
+    if not len(ends) or int(ends[-1]) != len(original):
+        return None
+    starts = ends - lengths
+    # Changed stretches: [start, end) of the original, shift of the output before them,
+    # and the length change inside them.
+    stretches: list[list[int]] = []
+    shift = 0
+    for start, end, replacement in edits:
+        cut_start = _safe_cut_before(original, start)
+        cut_end = _safe_cut_after(original, end)
+        if cut_start is None or cut_end is None:
+            return None
+        change = len(replacement) - (end - start)
+        if stretches and cut_start <= stretches[-1][1]:
+            stretches[-1][1] = max(stretches[-1][1], cut_end)
+            stretches[-1][3] += change
+        else:
+            stretches.append([cut_start, cut_end, shift, change])
+        shift += change
+    if len(output) != len(original) + shift:
+        return None
+    kept_from = [0] + [s[1] for s in stretches]
+    kept_to = [s[0] for s in stretches] + [len(original)]
+    first = np.searchsorted(starts, kept_from, side="left")
+    last = np.searchsorted(starts, kept_to, side="left")
+    total = int((last - first).sum())
+    # The changed stretches are encoded in one go: each starts and ends at a cut, so their
+    # concatenation is cut at the same places and counts as they do one by one.
+    changed = b"".join(
+        output[start + before : end + before + change] for start, end, before, change in stretches
+    )
+    try:
+        total += len(get_encoding(tokenizer.encoding_name).encode_ordinary(changed.decode("utf-8")))
+    except UnicodeDecodeError:
+        return None
+    return total if tokenizer.factor == 1.0 else round(total * tokenizer.factor)
 
 
 def estimate_limit(max_input_bytes: int) -> int:
@@ -115,14 +286,36 @@ class _Counter:
         self.memo = memo if memo is not None else {}
         self.image_provider = image_provider
         self.estimate_above = estimate_above
+        self.ids: dict[tuple[str, str], array[int]] | None = None
+        """Where large texts' token ids go (see `count_after_edits`); None keeps none."""
+        self.kept_tokens = 0
 
     def __call__(self, text: str) -> int:
         if len(text) < 256:  # hashing is not worth it for short strings
             return self.tokenizer.count(text)
         n = self.memo.get(text)
         if n is None:
-            n = self.memo[text] = estimate_tokens(text, self.tokenizer, self.estimate_above)
+            n = self._with_ids(text)
+            if n is None:
+                n = estimate_tokens(text, self.tokenizer, self.estimate_above)
+            self.memo[text] = n
         return n
+
+    def _with_ids(self, text: str) -> int | None:
+        """The exact count of `text`, keeping its token ids; None when they are not kept."""
+        tokenizer = self.tokenizer
+        if (
+            self.ids is None
+            or not _IDS_MIN_CHARS <= len(text) <= _CHUNK_CHARS
+            or tokenizer.encoding_name not in _EDIT_SAFE_ENCODINGS
+            or self.kept_tokens > _IDS_MAX_TOKENS
+            or (self.estimate_above is not None and is_oversize(text, self.estimate_above))
+        ):
+            return None
+        ids = tokenizer.encode(text)  # what `Tokenizer.count` counts, kept
+        self.ids[(tokenizer.encoding_name, text)] = array("I", ids)
+        self.kept_tokens += len(ids)
+        return len(ids) if tokenizer.factor == 1.0 else round(len(ids) * tokenizer.factor)
 
 
 def _content_tokens(content: Any, count: Any, model: str, nested: bool = False) -> int:
@@ -151,7 +344,12 @@ def count_message_tokens(
     """Tokens of one message: overhead, content (text, tool results, images), tool calls.
 
     `estimate_above` (what `compress()` passes: `max_input_bytes`) estimates larger texts."""
-    count = _Counter(get_tokenizer(model), memo, image_provider, estimate_above)
+    return _message_tokens(
+        message, _Counter(get_tokenizer(model), memo, image_provider, estimate_above), model
+    )
+
+
+def _message_tokens(message: Mapping[str, Any], count: _Counter, model: str) -> int:
     total = MESSAGE_OVERHEAD + _content_tokens(message.get("content"), count, model)
     for name, arguments in tool_call_texts(message):
         total += count(name) + count(arguments)
@@ -191,10 +389,12 @@ def count_tokens(
         if not isinstance(message, Mapping):
             raise TypeError(f"message {i} should be a dict, got {type(message).__name__}")
         messages.append(message)
-    memo = memo if memo is not None else {}
-    return REPLY_PRIMING + sum(
-        count_message_tokens(
-            m, model, memo=memo, image_provider=image_provider, estimate_above=estimate_above
-        )
-        for m in messages
-    )
+    count = _Counter(get_tokenizer(model), memo, image_provider, estimate_above)
+    if memo is not None:
+        # The pipeline's count (with its memo): keep large texts' token ids for the
+        # compressors that run next; a later count with the memo replaces (releases) them.
+        count.ids = {}
+    total = REPLY_PRIMING + sum(_message_tokens(m, count, model) for m in messages)
+    if count.ids is not None:
+        _token_ids.set(count.ids or None)
+    return total

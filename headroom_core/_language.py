@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 import orjson
 
 from headroom_core._text import looks_binary
 from headroom_core.compressors import _treesitter as ts
 
-__all__ = ["detect_language"]
+__all__ = ["detect_language", "sample_error_share"]
 
 _DETECT_SAMPLE_CHARS = 20_000
 # Lines of the sample are cut to this length before the regex signals run on them: no
@@ -201,6 +202,7 @@ _MIN_SIGNALS = 2
 _JSX_TAG = re.compile(r"<[A-Z]\w*[\s/>]|</\w+>")
 _JSX = re.compile(r"</[A-Za-z][\w.]*>|<[A-Za-z][\w.]*[ \t][^<>\n]*/>")
 _CPP_HEADER = re.compile(r"^[ \t]*(?:class|namespace|template)\b|\bstd::|\bpublic:|\bvirtual\b", _M)
+_NON_SPACE = re.compile(r"\S")
 _MAX_ERROR_SHARE = 0.05
 _MAX_ERROR_SHARE_WITH_PATH = 0.1
 _DIFF_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", _M)
@@ -238,8 +240,11 @@ def _looks_like_tool_listing(sample: str) -> bool:
 
 def _is_json_document(text: str) -> bool:
     """JSON parses as a JavaScript (or Python) expression; it belongs to the JSON compressor."""
+    first = _NON_SPACE.search(text)
+    if first is None or text[first.start()] not in "{[":
+        return False  # decided without copying a large text to strip it
     stripped = text.strip()
-    if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
+    if stripped[-1:] not in ("}", "]"):
         return False
     try:
         orjson.loads(stripped)
@@ -248,8 +253,19 @@ def _is_json_document(text: str) -> bool:
     return True
 
 
+def sample_error_share(language: str, text: str) -> float:
+    """`_error_share` of the sample detection reads (the first ~20 KB of `text`): the code
+    compressor asks the same question of the language the router found, and gets the
+    answer of the router's parse instead of parsing again."""
+    return _error_share(language, _sample(text))
+
+
+@lru_cache(maxsize=32)
 def _error_share(language: str, sample: str) -> float:
-    """Share of the sample's bytes the grammar could not parse (1.0 when it cannot parse)."""
+    """Share of the sample's bytes the grammar could not parse (1.0 when it cannot parse).
+
+    Remembered for the last few samples (at most `_DETECT_SAMPLE_CHARS` each): detection
+    and the code compressor judge the same sample, and a parse costs far more than a hash."""
     try:
         data = sample.encode("utf-8")
     except UnicodeEncodeError:
@@ -299,7 +315,7 @@ def detect_language(text: str, path: str | None = None) -> str | None:
 
 
 def _detect(text: str, path: str | None) -> str | None:
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text or text.isspace():
         return None
     sample = _sample(text)
     if looks_binary(sample) or _looks_like_tool_listing(sample) or _is_json_document(text):

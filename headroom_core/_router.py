@@ -93,7 +93,14 @@ class RouteHints:
     tool_args: Mapping[str, Any] | None = None
 
 
+# The first non-whitespace character (whitespace as `str.strip` counts it).
+_NON_SPACE = re.compile(r"\S")
+
+
 def looks_like_json(text: str) -> bool:
+    first = _NON_SPACE.search(text)
+    if first is None or text[first.start()] not in "[{":
+        return False  # decided without copying a large text to strip it
     stripped = text.strip()
     if len(stripped) < 2 or stripped[0] not in "[{" or stripped[-1] not in "]}":
         return False
@@ -190,12 +197,24 @@ def _base64_share(text: str) -> float:
     return best / max(1, len(text))
 
 
+# Every base64 span `_base64_share` counts holds a run of at least this many characters of
+# the base64 alphabet (a data: URL body 64, a wrapped line 60, an unbroken run 256).
+_MIN_BASE64_STRETCH = 60
+_ALPHABET_TABLE = bytes(
+    ord("b") if c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" else ord(" ")
+    for c in range(256)
+)
+
+
 def _is_blob(text: str) -> bool:
     if looks_binary(text):  # the one binary rule, shared with every compressor
         return True
     stripped = binary_sample(text).strip()
     if len(stripped) < MIN_BASE64_RUN:
         return False
+    alphabet = stripped.encode("utf-8", "surrogatepass").translate(_ALPHABET_TABLE)
+    if b"b" * _MIN_BASE64_STRETCH not in alphabet:
+        return False  # no base64 span can be there: skip the three regex scans
     return _base64_share(stripped) > 0.6
 
 
@@ -229,7 +248,15 @@ _DIFF_LINE_STARTS = (
 )  # fmt: skip
 
 
-def _is_diff(lines: list[str]) -> bool:
+def _joined(lines: list[str]) -> str:
+    """The sample lines joined, each after a line break: what the detectors' substring
+    pre-checks search (`"\n@@ -"` is "a line starting with `@@ -`")."""
+    return "\n" + "\n".join(lines)
+
+
+def _is_diff(lines: list[str], joined: str | None = None) -> bool:
+    if "\n@@ -" not in (joined if joined is not None else _joined(lines)):
+        return False  # no hunk header, which a diff needs
     has_git = has_minus = has_plus = has_hunk = False
     for i, line in enumerate(lines):
         if line.startswith("diff --git ") or line.startswith("Index: "):
@@ -264,7 +291,16 @@ def _is_clock(line: str, match: re.Match[str]) -> bool:
 _SEARCH_TOOL_WORDS = frozenset({"grep", "search", "rg", "ripgrep", "ag", "ack"})
 
 
-def _is_search_results(lines: list[str], hints: _Hints) -> bool:
+# Every `path:line:` match holds this.
+_LINE_NUMBER = re.compile(r":\d+:")
+
+
+def _is_search_results(lines: list[str], hints: _Hints, joined: str | None = None) -> bool:
+    search_tool = bool(hints.tool_words & _SEARCH_TOOL_WORDS) or any(
+        hints.command.startswith(w) for w in ("grep ", "egrep ", "fgrep ", "rg ", "ag ", "git grep", "ack ")
+    )
+    if not search_tool and not _LINE_NUMBER.search(joined if joined is not None else _joined(lines)):
+        return False  # no `path:line:` anywhere, and no search tool to allow `path:text`
     nonblank = [line for line in lines if line.strip()]
     if len(nonblank) < 2:
         return False
@@ -275,9 +311,6 @@ def _is_search_results(lines: list[str], hints: _Hints) -> bool:
         if m and not _is_clock(line, m):
             matches += 1
             paths.add(m.group("path"))
-    search_tool = bool(hints.tool_words & _SEARCH_TOOL_WORDS) or any(
-        hints.command.startswith(w) for w in ("grep ", "egrep ", "fgrep ", "rg ", "ag ", "git grep", "ack ")
-    )
     if matches == 0 and search_tool:
         # `grep -r` without -n: `path:text`.
         for line in nonblank:
@@ -329,7 +362,41 @@ _TEST_LINE = re.compile(
 )
 
 
-def _is_test_output(lines: list[str], hints: _Hints) -> bool:
+# Every line `_TEST_STRONG` or `_TEST_LINE` can match holds one of these (matched against
+# the sample with a line break before each line, so `\n=` is "a line starting with =").
+_TEST_LITERALS = (
+    "\n=",  # session banners, summaries, `=== RUN`
+    "\nRan ",
+    "\ntest result: ",
+    "\nrunning ",
+    "\nTest Suites: ",
+    "Tests",
+    "Test Files",
+    "--- SKIP",
+    "\nok",
+    "PASS",  # also `--- PASS:`, `PASS src/x.test.js`
+    "FAIL",  # also `--- FAIL:`, `FAIL: test_x (`, `FAILED`
+    "ERROR: test",
+    "%]",
+    " ... ",
+    "✓", "✔", "√", "✕", "✗", "×",
+)  # fmt: skip
+_TEST_OUTCOMES = ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS")
+
+
+def _may_be_test_output(lines: list[str], joined: str | None = None) -> bool:
+    """False when no line can match the test patterns: a few substring searches of the
+    joined sample instead of two regexes per line (source code and logs hold none)."""
+    if joined is None:
+        joined = _joined(lines)
+    if any(literal in joined for literal in _TEST_LITERALS):
+        return True
+    return "::" in joined and any(outcome in joined for outcome in _TEST_OUTCOMES)
+
+
+def _is_test_output(lines: list[str], hints: _Hints, joined: str | None = None) -> bool:
+    if not _may_be_test_output(lines, joined):
+        return False
     strong = 0
     per_test = 0
     for line in lines:
@@ -508,35 +575,46 @@ def _detect_language(text: str, path: str | None) -> str | None:
 # --------------------------------------------------------------------------- classify
 
 
-def _classify(text: str, hints: _Hints, *, whole: bool) -> Segment:
-    """The kind of one piece of text (no splitting)."""
-    if not text.strip():
-        return Segment("text", text)
-    if looks_like_json(text):
-        return Segment("json", text)
-    if len(text) < _MIN_CLASSIFY_CHARS:
-        return Segment("text", text)
-    if _is_blob(text):
-        return Segment("blob", text)
-    if _is_html(text):
-        return Segment("html", text)
+def _classify(text: str, hints: _Hints, *, whole: bool, prechecked: bool = False) -> Segment:
+    """The kind of one piece of text (no splitting). `prechecked`: the caller has already
+    ruled out empty, JSON, short, blob and HTML text (`_route` on the whole text), and those
+    checks, a tenth of routing a large text, are not run twice."""
+    if not prechecked:
+        if not text or text.isspace():
+            return Segment("text", text)
+        if looks_like_json(text):
+            return Segment("json", text)
+        if len(text) < _MIN_CLASSIFY_CHARS:
+            return Segment("text", text)
+        if _is_blob(text):
+            return Segment("blob", text)
+        if _is_html(text):
+            return Segment("html", text)
     lines = _sample_lines(text)
-    if _is_diff(lines):
+    joined = _joined(lines)
+    if _is_diff(lines, joined):
         return Segment("diff", text)
-    if _is_search_results(lines, hints):
+    if _is_search_results(lines, hints, joined):
         return Segment("search_results", text)
-    if _is_test_output(lines, hints):
+    if _is_test_output(lines, hints, joined):
         return Segment("test_output", text)
     path = hints.path if whole else None
-    is_log = _is_log(lines, hints) or _is_transcript(lines, hints)
-    records = not is_log and _is_records(lines)
     # detect_language confirms with a tree-sitter parse of a bounded sample (tens of ms);
     # texts that read as logs, transcripts or records, or mostly as sentences, skip it
-    # unless a path or a shebang says code.
+    # unless a path or a shebang says code. With a path or a shebang it runs first: code
+    # found that way needs none of the other detectors.
+    says_code = path is not None or text.startswith("#!")
+    if says_code:
+        language = _detect_language(text, path)
+        if language is not None:
+            return Segment("code", text, language)
+    is_log = _is_log(lines, hints) or _is_transcript(lines, hints)
+    records = not is_log and _is_records(lines)
     if (
-        path is not None
-        or text.startswith("#!")
-        or (not is_log and not records and (_code_share(lines) >= 0.2 or _prose_share(lines) < 0.6))
+        not says_code
+        and not is_log
+        and not records
+        and (_code_share(lines) >= 0.2 or _prose_share(lines) < 0.6)
     ):
         language = _detect_language(text, path)
         if language is not None:
@@ -670,15 +748,34 @@ def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
 
 _LONG_BLOB = re.compile(f"{DATA_URL.pattern}|{BASE64_RUN.pattern}")
 _BASE64_LINE = re.compile(r"[A-Za-z0-9+/]{4,200}={0,2}")
+# Byte tables for the pre-check in `_blob_spans`: base64 characters (with `=`, `\r` and
+# `\n`) become b"b", line breaks b"\n", everything else b" ".
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_BASE64_TABLE = bytes(ord("b") if c in _BASE64_BYTES + b"\r\n" else ord(" ") for c in range(256))
+_LINE_TABLE = bytes(ord("\n") if c == ord("\n") else ord(" ") for c in range(256))
+
+
+def _may_hold_blob(text: str) -> bool:
+    """False when no span `_blob_spans` looks for can exist: such a span is a line of at least
+    `_MIN_SPLIT_BLOB` characters, or that many consecutive base64 / line-break characters.
+    Two byte translations and two substring searches (linear, in C): on a large log or source
+    file this replaces a Python loop over every line."""
+    data = text.encode("utf-8", "surrogatepass")
+    if b" " * _MIN_SPLIT_BLOB in data.translate(_LINE_TABLE):
+        return True  # a long line
+    return b"b" * _MIN_SPLIT_BLOB in data.translate(_BASE64_TABLE)
 
 
 def _blob_spans(text: str) -> list[tuple[int, int]]:
     """Base64 runs and data: URLs of at least `_MIN_SPLIT_BLOB` characters.
 
     Only lines that long are searched for runs, and wrapped base64 (consecutive lines of
-    pure base64) is found line by line, so the scan costs little on a large log.
+    pure base64) is found line by line, so the scan costs little on a large log; a text
+    that cannot hold either (`_may_hold_blob`) is not scanned line by line at all.
     """
     spans: list[tuple[int, int]] = []
+    if len(text) < _MIN_SPLIT_BLOB or not _may_hold_blob(text):
+        return spans
     block_start = block_end = -1
     block_lines = 0
 
@@ -753,7 +850,7 @@ def route(text: str, hints: RouteHints | None = None) -> list[Segment]:
 
 
 def _route(text: str, hints: _Hints) -> list[Segment]:
-    if not text.strip():
+    if not text or text.isspace():
         return [Segment("text", text)]
     if looks_like_json(text):
         return [Segment("json", text)]
@@ -779,7 +876,7 @@ def _route(text: str, hints: _Hints) -> list[Segment]:
     blobs = _blob_spans(text)
     if blobs:
         return _route_pieces(text, blobs, "blob", hints)
-    whole = _classify(text, hints, whole=True)
+    whole = _classify(text, hints, whole=True, prechecked=True)
     if whole.kind in ("log", "prose", "text"):
         blocks = _embedded_json_blocks(text)
         if blocks:

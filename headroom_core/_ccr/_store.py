@@ -179,6 +179,33 @@ _SCHEMA = (
 )
 
 
+def _move_values_out_of_records(conn: sqlite3.Connection) -> None:
+    """Upgrade a store written by an earlier version, whose `records` rows held the values
+    themselves: the values move to `blobs` and `records` is rebuilt without them, in the
+    caller's transaction, so the originals behind markers already sent stay retrievable.
+    The triggers go first (recreated by the schema), so the byte total is left as it is."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    if "value" not in columns:
+        return
+    log.info("upgrading the CCR store's layout (values move to their own table)")
+    conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    conn.execute(
+        "INSERT OR IGNORE INTO blobs (key, value) SELECT key, value FROM records WHERE value IS NOT NULL"
+    )
+    for trigger in ("volume_insert", "volume_delete", "volume_update"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute(
+        "CREATE TABLE records_v2 (key TEXT PRIMARY KEY, size INTEGER NOT NULL, stored REAL NOT NULL,"
+        " accessed REAL NOT NULL, expires REAL)"
+    )
+    conn.execute(
+        "INSERT INTO records_v2 (key, size, stored, accessed, expires)"
+        " SELECT key, size, stored, accessed, expires FROM records"
+    )
+    conn.execute("DROP TABLE records")  # its indexes go with it; the schema makes them again
+    conn.execute("ALTER TABLE records_v2 RENAME TO records")
+
+
 def _tighten(path: str, mode: int) -> None:
     """Set `mode` on a path we own whose permissions are looser (older versions left 0755/0644)."""
     try:
@@ -259,6 +286,7 @@ class DiskCCRStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             with self._transaction(conn):
+                _move_values_out_of_records(conn)
                 for statement in _SCHEMA:
                     conn.execute(statement)
         except BaseException:

@@ -14,6 +14,10 @@ docstrings are shortened to their first line. Bodies of functions the query name
 that rank high against it by BM25) stay whole, and so do the bodies of their enclosing
 functions' other statements. The result is re-parsed: if it has more syntax errors than
 the input, a conservative variant is tried, and failing that the text is left alone.
+
+Cost: the router's parse of the first ~20 KB is reused to judge that the source is code in
+its language, and the outline's token count is made from the input's token ids and the
+lines around the edits (`_counting.count_after_edits`), not by encoding the outline again.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from headroom_core._ccr import content_key
-from headroom_core._language import detect_language
+from headroom_core._counting import count_after_edits, known_token_ids, remember_count
+from headroom_core._language import detect_language, sample_error_share
 from headroom_core.compressors import _treesitter as ts
 from headroom_core.compressors._base import CompressContext, Compressed
 
@@ -52,8 +57,9 @@ _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CODING = re.compile(r"#.*coding[:=]")
 _SAMPLE_CHARS = 32_000
 _MAX_SAMPLE_ERROR_SHARE = 0.1
-"""Sources longer than `_SAMPLE_CHARS` whose start is this much parse errors are left alone
-(the router accepts a sample with a path hint up to the same share)."""
+"""Sources longer than `_SAMPLE_CHARS` whose start (the sample language detection parses)
+is this much parse errors are left alone (the router accepts a sample with a path hint up
+to the same share)."""
 _MAX_BRACKET_DEPTH = 256
 """Deeper nesting of brackets is not source code (lines of `((((`, unclosed `{`/`[` runs)."""
 _BRACKET_STEP = np.zeros(256, dtype=np.int8)
@@ -148,25 +154,30 @@ class CodeCompressor:
         outputs: list[str] = []
         elided = trimmed = 0
         row = 0
+        done: _Outline | None = None
         for part in parts:
             done = _outline(part, language, ctx, key, marker_tokens, row)
             if done is None:
                 outputs.append(part)
             else:
-                outputs.append(done[0])
-                elided += done[1]
-                trimmed += done[2]
+                outputs.append(done.text)
+                elided += done.elided
+                trimmed += done.trimmed
             row += part.count("\n")
         if not elided and not trimmed:
             return None
         new_text = "".join(outputs)
+        header: tuple[int, str] | None = None
         if trimmed:
-            new_text = _with_header(new_text, trimmed, language, ctx, key)
+            header = _header(new_text, trimmed, language, ctx, key)
+            new_text = new_text[: header[0]] + header[1] + new_text[header[0] :]
         if len(new_text) >= len(text):
             return None
         stored = ctx.stash(text, "code", unit="block", language=language)
         if stored != key:  # the markers must point at what was stored
             return None
+        if len(parts) == 1 and done is not None:
+            _count_output(text, new_text, done, header, ctx)
         summary = [f"{language}: {elided} bodies elided"]
         if trimmed:
             summary.append(f"{trimmed} comments/docstrings shortened")
@@ -175,10 +186,46 @@ class CodeCompressor:
         return Compressed(new_text, (key,), ", ".join(summary))
 
 
+@dataclass(frozen=True)
+class _Outline:
+    """One file or part, outlined."""
+
+    text: str
+    elided: int
+    """Bodies elided."""
+    trimmed: int
+    """Comments and docstrings shortened."""
+    data: bytes
+    """The part as UTF-8."""
+    edits: list[_Edit]
+    """What changed in `data` (sorted, not overlapping) to make `text`."""
+
+
+def _count_output(
+    text: str, new_text: str, done: _Outline, header: tuple[int, str] | None, ctx: CompressContext
+) -> None:
+    """Count the outline of a one-part file from the original's token ids (kept by the
+    pipeline's count of the conversation), encoding only the lines around the edits, and
+    leave the count where the pipeline looks for it (see `count_after_edits`)."""
+    ids = known_token_ids(text, ctx.tokenizer)
+    if ids is None:
+        return
+    edits = [(e.start, e.end, e.replacement) for e in done.edits]
+    if header is not None:
+        # The header goes after a shebang / encoding line, which no edit touches.
+        before = new_text[: header[0]].encode("utf-8")
+        if not done.data.startswith(before) or (edits and edits[0][0] < len(before)):
+            return
+        edits.insert(0, (len(before), len(before), header[1].encode("utf-8")))
+    tokens = count_after_edits(ctx.tokenizer, done.data, ids, edits, new_text.encode("utf-8"))
+    if tokens is not None:
+        remember_count(new_text, tokens)
+
+
 def _outline(
     text: str, language: str, ctx: CompressContext, key: str, marker_tokens: int, row_offset: int
-) -> tuple[str, int, int] | None:
-    """(outline, bodies elided, comments shortened) of one file or part, or None."""
+) -> _Outline | None:
+    """One file or part, outlined; None when nothing pays or the outline does not parse."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
@@ -194,27 +241,25 @@ def _outline(
         result = planner.render(trim_comments=trim_comments)
         if result is None:
             return None
-        output, elided, trimmed = result
+        output, elided, trimmed, edits = result
         if not _reparses(language, output, input_errors):
             continue
         try:
-            return output.decode("utf-8"), elided, trimmed
+            return _Outline(output.decode("utf-8"), elided, trimmed, data, edits)
         except UnicodeDecodeError:
             return None
     return None
 
 
 def _mostly_errors(language: str, text: str) -> bool:
-    """The first `_SAMPLE_CHARS` (cut at a line end) parse mostly as errors."""
+    """The sample language detection reads (the first ~20 KB, cut at a line end) parses
+    mostly as errors. The router has judged that very sample when it found the language,
+    so its parse is reused (see `sample_error_share`), not repeated."""
     cut = text.rfind("\n", 0, _SAMPLE_CHARS)
-    sample = text[: cut if cut > 0 else _SAMPLE_CHARS].encode("utf-8", "replace")
-    if _bracket_depth(sample) > _MAX_BRACKET_DEPTH:
+    head = text[: cut if cut > 0 else _SAMPLE_CHARS].encode("utf-8", "replace")
+    if _bracket_depth(head) > _MAX_BRACKET_DEPTH:
         return True
-    tree = ts.parse(language, sample)
-    if tree is None or not sample:
-        return True
-    count, unplaced = ts.error_stats(tree.root_node, limit=2000)
-    return (unplaced + 8 * count) / len(sample) > _MAX_SAMPLE_ERROR_SHARE
+    return sample_error_share(language, text) > _MAX_SAMPLE_ERROR_SHARE
 
 
 def _bracket_depth(data: bytes) -> int:
@@ -260,8 +305,9 @@ def _top_level_parts(text: str, part_chars: int) -> list[str]:
     return parts
 
 
-def _with_header(output: str, trimmed: int, language: str, ctx: CompressContext, key: str) -> str:
-    """One marker at the top: shortened comments have no room for their own."""
+def _header(output: str, trimmed: int, language: str, ctx: CompressContext, key: str) -> tuple[int, str]:
+    """One marker at the top, (where it goes in `output`, its line): shortened comments have
+    no room for their own."""
     lead = "#" if language == "python" else "//"
     what = "comment" if trimmed == 1 else "comments"
     marker = ctx.marker(f"{trimmed} {what} and docstrings shortened to one line", key)
@@ -276,7 +322,7 @@ def _with_header(output: str, trimmed: int, language: str, ctx: CompressContext,
             position = line_end + 1
         else:
             break
-    return output[:position] + header + output[position:]
+    return position, header
 
 
 def _is_identifier(word: str) -> bool:
@@ -320,6 +366,7 @@ class _Planner:
         # One query pass over the tree for everything the planner looks at.
         wanted = self.syntax.functions | self.syntax.comments | _CLASS_TYPES
         self.nodes = ts.capture(language, root, wanted)
+        self._comments: list[tuple[int, int, bool, Any]] | None = None
         self.funcs = self._functions()
         self._decide()
 
@@ -540,36 +587,45 @@ class _Planner:
         first = first.rstrip(b"\"'\\ ").strip()
         return prefix + quote + first + quote
 
+    def _comment_nodes(self) -> list[tuple[int, int, bool, Any]]:
+        """(start, end, starts its line, node) of each outermost comment, in source order:
+        made once per file, whichever renders ask for them."""
+        if self._comments is None:
+            comments = self.syntax.comments
+            found: list[tuple[int, int, bool, Any]] = []
+            comment_end = -1
+            for node in self.nodes:
+                if node.type not in comments:
+                    continue
+                start = node.start_byte
+                # Nodes come in source order, outer first: a comment inside the previous one
+                # (a doc-comment part) is part of it. (`node.parent` would walk from the root.)
+                if start < comment_end:
+                    continue
+                comment_end = node.end_byte
+                found.append((start, comment_end, self._starts_line(start), node))
+            self._comments = found
+        return self._comments
+
     def _comment_edits(self, protected: list[tuple[int, int]]) -> list[_Edit]:
-        starts = [s for s, _ in protected]
-
-        def is_protected(node: Any) -> bool:
-            i = bisect.bisect_right(starts, node.start_byte) - 1
-            return i >= 0 and protected[i][0] <= node.start_byte < protected[i][1]
-
         runs: list[list[Any]] = []
-        comments = self.syntax.comments
-        comment_end = -1
-        for node in self.nodes:
-            if node.type not in comments:
-                continue
-            start = node.start_byte
-            # Nodes come in source order, outer first: a comment inside the previous one
-            # (a doc-comment part) is part of it. (`node.parent` would walk from the root.)
-            if start < comment_end:
-                continue
-            comment_end = node.end_byte
-            if is_protected(node) or not self._starts_line(start):
+        last_end = -1
+        i = 0  # protected ranges are sorted and disjoint; comments come in order
+        for start, end, starts_line, node in self._comment_nodes():
+            while i < len(protected) and protected[i][1] <= start:
+                i += 1
+            if (i < len(protected) and protected[i][0] <= start) or not starts_line:
                 if runs and runs[-1]:
                     runs.append([])
                 continue
             if runs and runs[-1]:
-                last = runs[-1][-1]
-                gap = self.data[last.end_byte : start]
+                gap = self.data[last_end:start]
                 if not gap.strip() and gap.count(b"\n") <= 1:
                     runs[-1].append(node)
+                    last_end = end
                     continue
             runs.append([node])
+            last_end = end
         edits = []
         for run in runs:
             edit = self._comment_edit(run)
@@ -600,9 +656,16 @@ class _Planner:
             return None
         if original.endswith(b"\n"):
             line += b"\n"
+        elif not line.endswith(b"*/") and self._code_follows(end):
+            return None  # "// first line ..." would swallow the code after a closing /* */
         if len(line) >= len(original):
             return None
         return _Edit(start, end, line)
+
+    def _code_follows(self, offset: int) -> bool:
+        """Something other than blanks after `offset` on the same line."""
+        newline = self.data.find(b"\n", offset)
+        return bool(self.data[offset : newline if newline != -1 else len(self.data)].strip())
 
     def _first_comment_line(self, run: list[Any]) -> bytes | None:
         for node in run:
@@ -650,8 +713,9 @@ class _Planner:
 
     # ---------------------------------------------------------------- render
 
-    def render(self, *, trim_comments: bool) -> tuple[bytes, int, int] | None:
-        """(output bytes, bodies elided, comments shortened), or None when nothing pays."""
+    def render(self, *, trim_comments: bool) -> tuple[bytes, int, int, list[_Edit]] | None:
+        """(output bytes, bodies elided, comments shortened, the edits made), or None when
+        nothing pays."""
         edits: list[_Edit] = []
         protected: list[tuple[int, int]] = []
         for f in self.funcs:
@@ -673,15 +737,17 @@ class _Planner:
             return None
         edits.sort(key=lambda e: (e.start, e.end))
         pieces: list[bytes] = []
+        applied: list[_Edit] = []
         position = 0
         for edit in edits:
             if edit.start < position:
                 continue  # overlapping edits cannot happen by construction; be safe anyway
             pieces.append(self.data[position : edit.start])
             pieces.append(edit.replacement)
+            applied.append(edit)
             position = edit.end
         pieces.append(self.data[position:])
-        return b"".join(pieces), elided, trimmed
+        return b"".join(pieces), elided, trimmed, applied
 
 
 def _is_docstring(statement: Any) -> bool:

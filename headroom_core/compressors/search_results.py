@@ -28,7 +28,9 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from headroom_core._relevance import bm25_from_terms, terms
+import numpy as np
+
+from headroom_core._relevance import _PAIR_TEXT_CHARS, bm25_from_terms, terms
 from headroom_core._text import looks_binary, plural
 from headroom_core.compressors._base import CompressContext, Compressed
 
@@ -37,6 +39,10 @@ _CONTEXT = re.compile(r"(?P<path>[^\x00\n]+?)-(?P<line>\d+)-(?P<body>.*)\Z", re.
 _CONTEXT_CUT = re.compile(r"-(\d+)-")
 _EXTENSION = re.compile(r"[A-Za-z0-9_]{1,8}\Z")
 _WHITESPACE = re.compile(r"\s")
+# Characters that take part in `key=value` / `key: value` pair terms.
+_PAIR_CHARS = re.compile(r"[=:\"']")
+# A text whose first token would take a `key=value` tail from the text before it.
+_PAIR_START = re.compile(r"[ \t]*[=:]")
 
 _MIN_MATCHES = 2
 _MIN_PARSED_SHARE = 0.6
@@ -50,7 +56,7 @@ _MAX_LINE_CHARS = 100_000
 """Longer "lines" are not search output (a minified file, a blob): leave the text alone."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     kind: str  # "match", "context", "sep" or "other"
     raw: str
@@ -77,16 +83,24 @@ def _plausible_path(path: str) -> bool:
 def _classify(lines: list[str]) -> list[_Line]:
     parsed: list[_Line] = []
     known_paths: set[str] = set()
+    match = _MATCH.match
+    append = parsed.append
+    n_matches = 0
+    plausible: dict[str, bool] = {}  # a path comes back on each of its lines
     for raw in lines:
-        m = _MATCH.match(raw)
-        if m and _plausible_path(m["path"]):
-            parsed.append(_Line("match", raw, m["path"], m["line"], m["body"]))
-            known_paths.add(m["path"])
-        elif raw == "--":
-            parsed.append(_Line("sep", raw))
-        else:
-            parsed.append(_Line("other", raw))
-    if sum(1 for p in parsed if p.kind == "match") < _MIN_MATCHES:
+        m = match(raw)
+        if m is not None:
+            path, lineno, body = m.groups()
+            ok = plausible.get(path)
+            if ok is None:
+                ok = plausible[path] = _plausible_path(path)
+            if ok:
+                append(_Line("match", raw, path, lineno, body))
+                n_matches += 1
+                continue
+        append(_Line("sep" if raw == "--" else "other", raw))
+    known_paths.update(path for path, ok in plausible.items() if ok)  # each has a match line
+    if n_matches < _MIN_MATCHES:
         for item in parsed:
             found = _match_without_line(item.raw) if item.kind == "other" else None
             if found:
@@ -162,18 +176,20 @@ class SearchResultsCompressor:
     name: ClassVar[str] = "search_results"
 
     def compress(self, text: str, ctx: CompressContext) -> Compressed | None:
-        if not isinstance(text, str) or not text.strip() or looks_binary(text):
+        if not isinstance(text, str) or not text or text.isspace() or looks_binary(text):
             return None
         if not ctx.config.text.enabled:
             return None
         lines = text.split("\n")
-        if any(len(line) > _MAX_LINE_CHARS for line in lines):
+        if max(map(len, lines)) > _MAX_LINE_CHARS:
             return None
         parsed = _classify(lines)
-        nonblank = [p for p in parsed if p.raw.strip()]
-        structured = sum(1 for p in nonblank if p.kind != "other")
         matches = [i for i, p in enumerate(parsed) if p.kind == "match"]
-        if len(matches) < _MIN_MATCHES or structured < _MIN_PARSED_SHARE * len(nonblank):
+        # Match, context and separator lines are never blank: only "other" lines can be.
+        others = [p.raw for p in parsed if p.kind == "other"]
+        structured = len(parsed) - len(others)
+        nonblank = structured + sum(1 for raw in others if raw and not raw.isspace())
+        if len(matches) < _MIN_MATCHES or structured < _MIN_PARSED_SHARE * nonblank:
             return None
         files, contiguous = _group(parsed)
         cfg = ctx.config.text
@@ -245,45 +261,47 @@ class SearchResultsCompressor:
         if not ctx.query:
             return []
         cap = max(1, ctx.config.text.max_shown_matches)
-        doc_terms = [terms(f"{parsed[i].path} {parsed[i].body}") for i in matches]
-        doc_sets = [set(d) for d in doc_terms]
+        paths = [parsed[i].path for i in matches]
+        doc_terms = _line_terms(paths, [parsed[i].body for i in matches])
+        # Document frequencies are only ever asked of the query's terms: count those alone,
+        # and remember which lines hold each (most lines hold none, a set test skips them).
+        query_words = _QUERY_WORD.findall(ctx.query)
+        word_terms = [terms(word) for word in query_words]
+        holders: dict[str, list[int]] = {t: [] for these in word_terms for t in these}
+        asked = holders.keys()
+        for j, these in enumerate(doc_terms):
+            if asked.isdisjoint(these):
+                continue
+            for term in asked & set(these):
+                holders[term].append(j)
         # A term on most matching lines is the searched pattern itself: it ranks nothing.
         # The parts of a pattern word (`serve`, `http` of `ServeHTTP`) go with it.
-        df: dict[str, int] = {}
-        for these in doc_sets:
-            for term in these:
-                df[term] = df.get(term, 0) + 1
         limit = _PATTERN_SHARE * len(matches)
 
         def common(term: str) -> bool:
-            return df.get(term, 0) > limit
+            return len(holders[term]) > limit
 
         useful: set[str] = set()
         identifiers: list[str] = []
-        for word in _QUERY_WORD.findall(ctx.query):
-            word_terms = terms(word)
-            if not word_terms or common(word_terms[0]):
+        for word, these in zip(query_words, word_terms, strict=True):
+            if not these or common(these[0]):
                 continue
-            useful.update(t for t in word_terms if not common(t))
+            useful.update(t for t in these if not common(t))
             if (
                 _looks_like_identifier(word)
-                and df.get(word_terms[0])
-                and word_terms[0] not in identifiers
+                and holders[these[0]]
+                and these[0] not in identifiers
                 and len(identifiers) < _MAX_QUERY_IDENTIFIERS  # a pasted document stays linear
             ):
-                identifiers.append(word_terms[0])
+                identifiers.append(these[0])
         if not useful:
             return []
         useful_terms = sorted(useful)
         # "reverse proxy" names reverseproxy.go: adjacent query words joined count too.
-        words = [w.lower() for w in _QUERY_WORD.findall(ctx.query)]
+        words = [w.lower() for w in query_words]
         joined = {a + b for a, b in itertools.pairwise(words) if a in useful and b in useful}
         naming = {t for t in useful_terms if len(t) >= 3} | joined
-        named_paths: dict[str, bool] = {}
-        for i in matches:
-            path = parsed[i].path
-            if path not in named_paths:
-                named_paths[path] = bool(naming & _path_components(path))
+        named_paths = {path: bool(naming & _path_components(path)) for path in dict.fromkeys(paths)}
         scores = bm25_from_terms(useful_terms, doc_terms)
         best = float(scores.max()) if len(scores) else 0.0
         chosen: list[int] = []
@@ -298,7 +316,7 @@ class SearchResultsCompressor:
         defining: list[list[int]] = []
         holding: list[list[int]] = []
         for name in identifiers:
-            hits = sorted((j for j, d in enumerate(doc_sets) if name in d), key=lambda j: (-scores[j], j))
+            hits = sorted(holders[name], key=lambda j: (-scores[j], j))
             definition = _definition_pattern(name)
             defs = [j for j in hits if definition.search(parsed[matches[j]].body)]
             defined = set(defs)
@@ -310,18 +328,43 @@ class SearchResultsCompressor:
                     if rank < len(hits):
                         take(hits[rank])
         # Tier 3: every other line on its own merit; a named file counts as one more match.
+        # Sorted by (score, position) and filtered in numpy: these are all the matches.
         bonus = best if best > 0 else 1.0
-        combined = [
-            float(scores[j]) + (bonus if named_paths[parsed[i].path] else 0.0) for j, i in enumerate(matches)
-        ]
-        for j in sorted(range(len(matches)), key=lambda j: (-combined[j], j)):
+        named = np.fromiter(map(named_paths.__getitem__, paths), dtype=bool, count=len(matches))
+        combined = scores + np.where(named, bonus, 0.0)
+        order = np.lexsort((np.arange(len(matches)), -combined))
+        eligible = named | ((scores >= _RELEVANT_SHARE_OF_BEST * best) if best > 0 else False)
+        for j in order[eligible[order]].tolist():
             if len(chosen) >= cap:
                 break
-            named = named_paths[parsed[matches[j]].path]
-            if not named and (best <= 0 or scores[j] < _RELEVANT_SHARE_OF_BEST * best):
-                continue
             take(j)
         return sorted(matches[j] for j in chosen)
+
+
+def _line_terms(paths: list[str], bodies: list[str]) -> list[list[str]]:
+    """`terms(f"{path} {body}")` of each match line (its path and text), with each path's
+    and each distinct text's terms made once.
+
+    The terms of the two halves add up to those of the whole unless a `key=value` pair could
+    span them or the whole is too long for pair terms while the body alone is not (see
+    `_relevance.terms`); such a path or body is done whole on its lines. Same result, about
+    half the work on a long listing, where every file's path repeats on each of its lines
+    (and many a line's text on other lines)."""
+    path_terms = {p: None if _PAIR_CHARS.search(p) else terms(p) for p in dict.fromkeys(paths)}
+    longest = max(map(len, path_terms), default=0)
+    body_terms: dict[str, list[str] | None] = {}
+    for body in dict.fromkeys(bodies):
+        pairs = "=" in body or ":" in body
+        whole = pairs and (
+            _PAIR_START.match(body) is not None or len(body) <= _PAIR_TEXT_CHARS < longest + 1 + len(body)
+        )
+        body_terms[body] = None if whole else terms(body)
+    return [
+        terms(f"{path} {body}")
+        if (head := path_terms[path]) is None or (tail := body_terms[body]) is None
+        else head + tail
+        for path, body in zip(paths, bodies, strict=True)
+    ]
 
 
 _DEFINING_WORDS = (

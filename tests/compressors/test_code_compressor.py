@@ -614,3 +614,15 @@ def test_text_that_only_claims_to_be_code_is_left_alone(text):
     # whose error recovery is super-linear on bracket storms (timing lives in the benchmarks).
     ctx = dataclasses.replace(make_ctx(path="x.py"), language="python")
     assert CodeCompressor().compress(text, ctx) is None
+
+
+def test_a_shortened_comment_run_never_swallows_code_on_its_last_line():
+    """`/* tail */ const keep = 42;` ends a run of line comments: shortening the run to
+    `// first line ...` would turn the statement into comment text."""
+    comments = "\n".join(f"// comment line {i} explains the thing in words" for i in range(13))
+    body = "\n".join(f"  const v{i} = compute({i}) + other({i});" for i in range(60))
+    unit = f"function f() {{\n{body}\n}}\n{comments}\n/* tail */ const keep = 42;\nfunction g() {{\n  return keep;\n}}\n"
+    out = CodeCompressor().compress(unit * 20, make_ctx("memory", path="app.js"))
+    assert out is not None
+    kept = [line for line in out.text.splitlines() if "const keep = 42;" in line]
+    assert kept and all(not line.lstrip().startswith("//") for line in kept)

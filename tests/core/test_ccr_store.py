@@ -340,3 +340,40 @@ def test_a_damaged_byte_total_is_counted_again(tmp_path, damaged):
     (total,) = db.execute("SELECT total(size) FROM records").fetchone()
     db.close()
     assert store.volume() == total
+
+
+def test_a_store_written_by_the_earlier_layout_is_upgraded_in_place(tmp_path):
+    """Earlier versions kept each value in its `records` row; the originals behind markers
+    already sent must stay retrievable after an upgrade, and writes must work again."""
+    import sqlite3
+
+    from headroom_core._ccr._store import DB_FILE, DiskCCRStore
+
+    tmp_path.chmod(0o700)
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    conn.executescript(
+        """
+        CREATE TABLE records (key TEXT PRIMARY KEY, value BLOB NOT NULL, size INTEGER NOT NULL,
+            stored REAL NOT NULL, accessed REAL NOT NULL, expires REAL);
+        CREATE INDEX records_accessed ON records (accessed);
+        CREATE INDEX records_expires ON records (expires);
+        CREATE TABLE volume (id INTEGER PRIMARY KEY CHECK (id = 0), total INTEGER NOT NULL);
+        INSERT INTO volume VALUES (0, 0);
+        CREATE TRIGGER volume_insert AFTER INSERT ON records
+            BEGIN UPDATE volume SET total = total + NEW.size WHERE id = 0; END;
+        CREATE TRIGGER volume_delete AFTER DELETE ON records
+            BEGIN UPDATE volume SET total = total - OLD.size WHERE id = 0; END;
+        """
+    )
+    conn.execute("INSERT INTO records VALUES ('a' || hex(randomblob(8)), x'00', 1, 0, 0, NULL)")
+    conn.execute("INSERT INTO records VALUES ('oldkey0123456789', ?, 12, 0, 0, NULL)", (b"old original",))
+    conn.commit()
+    conn.close()
+
+    store = DiskCCRStore(tmp_path)
+    assert store.get("oldkey0123456789") == b"old original"
+    store.put("newkey0123456789", b"new original")
+    assert store.get("newkey0123456789") == b"new original"
+    assert store.volume() == 1 + 12 + 12  # the byte total carried over, then counted on
+    reopened = DiskCCRStore(tmp_path)
+    assert reopened.get("newkey0123456789") == b"new original"

@@ -50,15 +50,15 @@ def test_scopes_nest_and_restore() -> None:
 
 @pytest.fixture
 def encodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Every text the tokenizer is asked to count during the test."""
+    """Every text the tokenizer encodes during the test (to count it, or to keep its ids)."""
     seen: Counter[str] = Counter()
-    original = Tokenizer.count
+    original = Tokenizer.encode
 
-    def spy(self: Tokenizer, text: str) -> int:
+    def spy(self: Tokenizer, text: str) -> list[int]:
         seen[text] += 1
         return original(self, text)
 
-    monkeypatch.setattr(Tokenizer, "count", spy)
+    monkeypatch.setattr(Tokenizer, "encode", spy)
     return seen
 
 
