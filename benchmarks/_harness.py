@@ -73,6 +73,14 @@ def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _clear_image_decisions() -> None:
+    try:
+        from headroom_core.images import DECISIONS
+    except ModuleNotFoundError:  # the [image] extra (Pillow) is not installed: nothing cached
+        return
+    DECISIONS.clear()
+
+
 def run_workload(w: Workload, repeats: int = 3) -> Row:
     base = w.config or HeadroomConfig()
     text = "\n".join(message_text(m) for m in w.messages)
@@ -80,7 +88,9 @@ def run_workload(w: Workload, repeats: int = 3) -> Row:
     tokenizer.count("warm-up")
 
     def once() -> Any:
-        # Cold: a fresh store each call, so no stash is skipped as already present.
+        # Cold: a fresh store each call, so no stash is skipped as already present, and
+        # no image decision remembered from the previous call (that is a repeat's time).
+        _clear_image_decisions()
         cfg = base.with_(ccr_store=MemoryCCRStore())
         return compress(w.messages, w.model, query=w.query, config=cfg, token_budget=w.token_budget)
 

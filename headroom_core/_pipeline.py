@@ -353,7 +353,36 @@ def _slot_enabled(slot: Slot, config: HeadroomConfig) -> bool:
     }[slot.kind]
 
 
-def _compress_image_slot(slot: Slot, model: str, ctx: CompressContext) -> Transform | None:
+def _image_part_list(messages: list[dict[str, Any]], slot: Slot) -> tuple[list[Any], int] | None:
+    """The content list holding an image slot's part and the part's index in it (the
+    message's content, or a tool_result's own content list), or None when it cannot be
+    found; only then can the part be replaced by several parts."""
+    content = messages[slot.message_index].get("content")
+    if not isinstance(content, list) or slot.part_index is None:
+        return None
+    parts, index = content, slot.part_index
+    if slot.sub_index is not None:
+        holder = content[slot.part_index] if slot.part_index < len(content) else None
+        inner = holder.get("content") if isinstance(holder, dict) else None
+        if not isinstance(inner, list):
+            return None
+        parts, index = inner, slot.sub_index
+    if not 0 <= index < len(parts) or parts[index] is not slot.get():
+        return None
+    return parts, index
+
+
+def _compress_image_slot(
+    slot: Slot,
+    model: str,
+    ctx: CompressContext,
+    messages: list[dict[str, Any]] | None = None,
+    splices: list[tuple[list[Any], int, tuple[dict[str, Any], ...]]] | None = None,
+) -> Transform | None:
+    """Compress one image part. With `messages` and `splices`, a near-repeat screenshot
+    may become several parts (a note plus the changed box): they are queued in `splices`
+    for the caller to insert after every slot has run (inserting now would shift the
+    indexes the later slots of the same list write to)."""
     try:
         from headroom_core.images import compress_image_block
     except ModuleNotFoundError as exc:  # the [image] extra (Pillow) is not installed
@@ -361,14 +390,18 @@ def _compress_image_slot(slot: Slot, model: str, ctx: CompressContext) -> Transf
             raise
         log.debug("images left as they are: %s is not installed", exc.name)
         return None
+    where = _image_part_list(messages, slot) if messages is not None and splices is not None else None
     try:
-        outcome = compress_image_block(slot.get(), model=model, ctx=ctx)
+        outcome = compress_image_block(slot.get(), model=model, ctx=ctx, split_ok=where is not None)
     except CCRStoreError as exc:
         log.warning("CCR store error (%s); image left unchanged", exc)
         return None
     if outcome is None:
         return None
-    slot.set(outcome.block)
+    if len(outcome.blocks) > 1 and where is not None and splices is not None:
+        splices.append((where[0], where[1], outcome.blocks))
+    else:
+        slot.set(outcome.block)
     return Transform(
         slot.message_index,
         slot.role,
@@ -447,6 +480,9 @@ def _compress(
     stashed: set[str] = set()  # every key this call stores: the store must not evict them
     # Images: one context for the whole call (its identity scopes the image dedupe memory).
     image_ctx = _context(config, tokenizer, store, query, stashed)
+    # Image parts that became several parts (a near-repeat screenshot: a note and the
+    # changed box), inserted after the loop.
+    splices: list[tuple[list[Any], int, tuple[dict[str, Any], ...]]] = []
 
     for slot in iter_slots(out):
         if not _slot_enabled(slot, config):
@@ -457,7 +493,7 @@ def _compress(
             # An image is read against the text sent with it, else the question before it.
             own = user_text(out[slot.message_index]) if query is None else None
             object.__setattr__(image_ctx, "query", own or steering[slot.message_index])
-            t = _compress_image_slot(slot, model, image_ctx)
+            t = _compress_image_slot(slot, model, image_ctx, out, splices)
             if t is not None:
                 transforms.append(t)
             continue
@@ -521,6 +557,11 @@ def _compress(
                 sub_index=slot.sub_index,
             )
         )
+
+    # Last part first: within one content list the queue is in increasing index order,
+    # so each insertion leaves the indexes still to come where they were.
+    for parts, index, replacement in reversed(splices):
+        parts[index : index + 1] = list(replacement)
 
     context_report = None
     if token_budget is not None or config.context.fit_to_model_window or config.context.cache_align:

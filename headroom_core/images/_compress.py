@@ -4,7 +4,10 @@ Order of work: locate the bytes -> dedupe (same payload seen earlier in this cal
 size from the header (refuse bombs before decoding) -> decode -> crop a uniform border ->
 the router picks a level -> each level from there toward milder is encoded, decoded
 back and measured against what the provider would have seen of the original; the first
-one above the quality bar wins. The original block goes to CCR.
+one above the quality bar wins -> below it, the sizes just under each billing boundary
+are binary-searched for a cheaper one that still passes (`_refine`). The original block
+goes to CCR. The decision is remembered per image (`DECISIONS`), so a conversation
+re-sent on the next turn is not searched (nor OCR-read) again.
 
 Text-bearing images (tesseract reads words in them, or the router's text detector says
 so) also have to keep OCR word recall above `ImageConfig.min_ocr_recall` when OCR is on
@@ -19,6 +22,7 @@ import hashlib
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -27,7 +31,7 @@ import numpy as np
 import orjson
 from PIL import Image
 
-from headroom_core.images import _codec, _fetch, _ocr
+from headroom_core.images import _codec, _fetch, _ocr, _region
 from headroom_core.images._analysis import (
     colour_stats,
     detail_retention,
@@ -38,13 +42,25 @@ from headroom_core.images._analysis import (
     uniform_border,
 )
 from headroom_core.images._intent import VISUAL, question_intent
-from headroom_core.images._providers import LEVELS, image_tokens, infer_provider, plan, seen_size
+from headroom_core.images._providers import (
+    LEVELS,
+    MIN_AXIS_SCALE,
+    image_tokens,
+    infer_provider,
+    plan,
+    refine_sizes,
+    seen_size,
+)
 from headroom_core.images._router import load_router
 
 log = logging.getLogger("headroom.images")
 TEXT_PROBABILITY = 0.15
 """The router's text detector calls an image text-bearing from this probability: low, so
 that without OCR a doubtful image keeps its text legible (a photo then merely saves less)."""
+
+LOW_AXIS_SCALE = 0.25
+"""How far refinement may shrink an image whose text need not stay readable (photos, or
+a question about layout or colour): about the low level's size."""
 
 FALLBACK_TOKENS = 85
 _PNG_MAX_COLOURS = 600
@@ -61,6 +77,9 @@ class ImageOutcome:
     tokens_after: int
     ccr_keys: tuple[str, ...] = ()
     summary: str = ""
+    blocks: tuple[dict[str, Any], ...] = ()
+    """Set only with `split_ok`: the parts that replace the image part, in order (a text
+    note, then the changed region); `block` is then the note alone."""
 
 
 # --------------------------------------------------------------------------- accounting
@@ -214,14 +233,42 @@ def evaluate_level(
 
     `png_level` only changes PNG byte size, never pixels (training uses a fast level)."""
     p = plan(provider, level, image.width, image.height, detail)
-    resized = _resize(image, (p.width, p.height))
+    return evaluate_size(
+        image,
+        source_format,
+        provider,
+        level,
+        (p.width, p.height),
+        p.detail,
+        jpeg_quality,
+        reference,
+        text_bearing,
+        png_level,
+    )
+
+
+def evaluate_size(
+    image: Image.Image,
+    source_format: str,
+    provider: str,
+    level: str,
+    size: tuple[int, int],
+    detail: str | None,
+    jpeg_quality: int,
+    reference: Image.Image | None = None,
+    text_bearing: bool = False,
+    png_level: int = 6,
+) -> Candidate:
+    """Encode `image` resized to `size` and measure it (see `evaluate_level`); `level`
+    names the level the size refines."""
+    resized = _resize(image, size)
     fmt = _output_format(resized, source_format, text_bearing)
     raw = _codec.encode(resized, fmt, jpeg_quality, png_level)
     if reference is None:
         reference = reference_view(image, provider, detail)
     similarity, kept = measure(reference, raw)
-    tokens = image_tokens(provider, p.width, p.height, p.detail)
-    return Candidate(level, raw, fmt, (p.width, p.height), p.detail, tokens, similarity, kept)
+    tokens = image_tokens(provider, size[0], size[1], detail)
+    return Candidate(level, raw, fmt, size, detail, tokens, similarity, kept)
 
 
 def ocr_reference(reference: Image.Image) -> tuple[_ocr.OcrWords, float]:
@@ -276,7 +323,7 @@ def choose_level(
 
 
 def compress_image_block(
-    block: dict[str, Any], *, model: str, ctx: Any, question: str | None = None
+    block: dict[str, Any], *, model: str, ctx: Any, question: str | None = None, split_ok: bool = False
 ) -> ImageOutcome | None:
     """A cheaper version of one image block, or None to leave it as it is.
 
@@ -286,6 +333,11 @@ def compress_image_block(
     `question` (default: `ctx.query`; the pipeline sets that to the text of the image's
     own message, else the question before it, so an image compresses the same way on
     every turn) decides whether a text-bearing image may go to low detail.
+
+    `split_ok`: the caller can replace the image part by the parts in `outcome.blocks`.
+    Then a screenshot that differs from an earlier one of this conversation only in a
+    small box becomes a note naming the earlier image plus a crop of the box (see
+    `_region`); without it (the default) each image part stays one part.
     """
     cfg = ctx.config.images
     if not cfg.enabled or not isinstance(block, Mapping):
@@ -303,12 +355,38 @@ def compress_image_block(
         if entry is not None:
             return _reference(block, entry, tokens_before, ctx)
         seen[digest] = [len(seen) + 1, None, block]
+    number = len(_seen_for(ctx)) if digest is not None else 0
+    region_ok = split_ok and number > 0 and ctx.can_drop and ref.b64 is not None
+    near: NearRepeat | None = None
+    outcome: ImageOutcome | None
     try:
-        if question is None:
-            question = getattr(ctx, "query", None)
-        outcome = _compress_one(block, ref, provider, tokens_before, cfg, ctx, question)
+        if region_ok and ref.b64 is not None:
+            near = _near_repeat(block, ref, ref.b64, provider, cfg, ctx, number)
+        # Cheaper than the earlier screen was: the box wins without searching this image.
+        if near is not None and near.tokens < min(tokens_before, near.region.base.tokens_after):
+            outcome = _near_outcome(block, ref, near, provider, tokens_before, ctx)
+        else:
+            if question is None:
+                question = getattr(ctx, "query", None)
+            outcome = _compress_one(block, ref, provider, tokens_before, cfg, ctx, question)
+            cost = (
+                tokens_before
+                if outcome is None or outcome.strategy == "passthrough"
+                else outcome.tokens_after
+            )
+            if near is not None and near.tokens < cost:
+                outcome = _near_outcome(block, ref, near, provider, tokens_before, ctx)
     except Exception as exc:  # a Pillow/numpy surprise on odd content must not break compress()
         outcome = _passthrough(block, tokens_before, f"image left unchanged ({type(exc).__name__}: {exc})")
+    if outcome is not None and outcome.strategy == "changed_region":
+        if digest is not None:
+            _seen_for(ctx)[digest][1] = outcome.ccr_keys[0]
+        return outcome
+    if region_ok and ref.b64 is not None and (outcome is None or outcome.strategy != "passthrough"):
+        info = _codec.header_info(ref.b64)
+        if info is not None:
+            after = outcome.tokens_after if outcome is not None else tokens_before
+            _region.remember(ctx, _region.Base(number, ref.b64, (info[0], info[1]), after))
     if outcome is not None and outcome.strategy != "passthrough":
         # Report exactly what the accounting will count for the new block.
         after = estimate_block_tokens(outcome.block, model, cfg.provider)
@@ -317,6 +395,62 @@ def compress_image_block(
     if digest is not None and outcome is not None and outcome.ccr_keys:
         _seen_for(ctx)[digest][1] = outcome.ccr_keys[0]
     return outcome
+
+
+@dataclass(frozen=True)
+class NearRepeat:
+    """A changed region found for an image, with what sending it would cost."""
+
+    region: _region.Region
+    size: tuple[int, int]
+    description: str
+    tokens: int
+
+
+def _near_repeat(
+    block: Mapping[str, Any], ref: _codec.ImageRef, b64: str, provider: str, cfg: Any, ctx: Any, number: int
+) -> NearRepeat | None:
+    """A screenshot that differs from an earlier full one only in a small box (see
+    `_region`), and the tokens of the note plus the box."""
+    region = _region.find_region(b64, provider, _detail(ref), _region.bases_for(ctx), cfg.max_pixels)
+    if region is None:
+        return None
+    info = _codec.header_info(b64)
+    if info is None:
+        return None
+    from headroom_core._ccr import content_key
+
+    description = _region.note_text(number, region, (info[0], info[1]))
+    key = content_key(orjson.dumps(block).decode())  # the key `_stash` will return: same length
+    tokens = ctx.tokenizer.count(ctx.marker(description, key)) + region.tokens
+    return NearRepeat(region, (info[0], info[1]), description, tokens)
+
+
+def _near_outcome(
+    block: Mapping[str, Any],
+    ref: _codec.ImageRef,
+    near: NearRepeat,
+    provider: str,
+    tokens_before: int,
+    ctx: Any,
+) -> ImageOutcome:
+    """The note and the changed box that replace the image part; the original goes to CCR."""
+    region = near.region
+    key = _stash(block, ctx, width=near.size[0], height=near.size[1])
+    note = {"type": "text", "text": ctx.marker(near.description, key)}
+    parts: tuple[dict[str, Any], ...] = (note,)
+    if region.tokens:
+        image_part = _codec.rebuild(
+            block, ref, _codec.b64encode(region.raw), _codec.media_type_of(region.fmt), _detail(ref)
+        )
+        parts = (note, image_part)
+    x0, y0, x1, y1 = region.box
+    summary = (
+        f"image {near.size[0]}x{near.size[1]}: near repeat of image #{region.base.number}, changed box"
+        f" ({x0},{y0})-({x1},{y1}) sent as {region.size[0]}x{region.size[1]} {region.fmt}"
+        f" ({provider}: {tokens_before} -> {near.tokens} tokens)"
+    )
+    return ImageOutcome(note, "changed_region", tokens_before, near.tokens, (key,), summary, parts)
 
 
 def _reference(
@@ -380,7 +514,7 @@ def _compress_one(
     except _codec.BadImage as exc:
         return _passthrough(block, tokens_before, str(exc))
     with image:
-        return _shrink(block, ref, image, fmt, len(raw), provider, tokens_before, cfg, ctx, question)
+        return _shrink(block, ref, image, fmt, raw, provider, tokens_before, cfg, ctx, question)
 
 
 def _shrink(
@@ -388,7 +522,7 @@ def _shrink(
     ref: _codec.ImageRef,
     image: Image.Image,
     fmt: str,
-    payload_bytes: int,
+    raw: bytes,
     provider: str,
     tokens_before: int,
     cfg: Any,
@@ -400,6 +534,126 @@ def _shrink(
         tokens_before = image_tokens(provider, image.width, image.height, detail)
     if tokens_before < cfg.min_tokens:
         return None
+    intent = question_intent(question) if cfg.query_aware else None
+    ocr_on = bool(cfg.ocr and _ocr.available())
+    key = _decision_key(raw, provider, ref.shape, detail, tokens_before, cfg, intent, ocr_on)
+    decision = DECISIONS.get(key)
+    if decision is None:
+        decision = _decide(image, fmt, len(raw), ref, provider, tokens_before, cfg, intent, ocr_on)
+        if decision.cacheable:
+            DECISIONS.put(key, decision)
+    if decision.candidate is None:
+        return None
+    chosen = decision.candidate
+    media_type = _codec.media_type_of(chosen.fmt)
+    new_block = _codec.rebuild(block, ref, _codec.b64encode(chosen.raw), media_type, chosen.detail)
+    stash_key = _stash(block, ctx, width=image.width, height=image.height)
+    summary = (
+        f"image {image.width}x{image.height} -> {chosen.size[0]}x{chosen.size[1]} {chosen.fmt}"
+        f" ({provider}: {tokens_before} -> {chosen.tokens} tokens, SSIM {chosen.ssim:.3f},"
+        f" detail {chosen.detail_kept:.2f}{decision.text_note});"
+        f" original: {ctx.marker('original image', stash_key)}"
+    )
+    return ImageOutcome(new_block, decision.strategy, tokens_before, chosen.tokens, (stash_key,), summary)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `_decide` chose for one image: the candidate to send (None: leave it), the
+    strategy name and the text note of the summary. `cacheable` is False when OCR failed
+    part-way (a transient fallback must not outlive the failure)."""
+
+    candidate: Candidate | None
+    strategy: str = ""
+    text_note: str = ""
+    cacheable: bool = True
+
+
+class DecisionCache:
+    """A bounded, thread-safe memory of image decisions (least recently used goes first).
+
+    Keyed by the image bytes' SHA-256 and everything else the decision depends on
+    (provider, block shape, detail, tokens, the whole ImageConfig, the question's intent,
+    whether OCR runs), so a hit returns exactly what recomputing would: the search is
+    deterministic.
+    An agent loop re-sends the whole conversation on every turn; without this each
+    screenshot would be OCR-searched again on every turn.
+    """
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], Decision] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(decision: Decision) -> int:
+        return len(decision.candidate.raw) if decision.candidate is not None else 0
+
+    def get(self, key: tuple[Any, ...]) -> Decision | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], decision: Decision) -> None:
+        size = self._size(decision)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= self._size(old)
+            self._items[key] = decision
+            self._bytes += size
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= self._size(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+DECISIONS = DecisionCache()
+"""The process-wide decision cache (`DECISIONS.clear()` empties it)."""
+
+
+def _decision_key(
+    raw: bytes,
+    provider: str,
+    shape: str,
+    detail: str | None,
+    tokens_before: int,
+    cfg: Any,
+    intent: str | None,
+    ocr_on: bool,
+) -> tuple[Any, ...]:
+    """Everything `_decide` reads besides the pixels: the block shape decides whether
+    OpenAI's low detail can be carried; repr of the frozen ImageConfig names every field,
+    so any setting change is a new key."""
+    digest = hashlib.sha256(raw).hexdigest()
+    return (digest, provider, shape, detail, tokens_before, repr(cfg), intent, ocr_on)
+
+
+def _decide(
+    image: Image.Image,
+    fmt: str,
+    payload_bytes: int,
+    ref: _codec.ImageRef,
+    provider: str,
+    tokens_before: int,
+    cfg: Any,
+    intent: str | None,
+    ocr_on: bool,
+) -> Decision:
+    detail = _detail(ref)
     work = _normalise_mode(image)
     steps: list[str] = []
     box = uniform_border(work) if cfg.crop_borders else None
@@ -413,37 +667,48 @@ def _shrink(
     start = model.predict(x) if model is not None and x is not None and cfg.use_router else LEVELS[-1]
     words: _ocr.OcrWords | None = None
     scale = 1.0
-    if cfg.ocr and _ocr.available():
+    ocr_failed = False
+    if ocr_on:
         try:
             words, scale = ocr_reference(reference)
         except _ocr.OcrUnavailable as exc:
+            ocr_failed = True
             log.warning("OCR unavailable for an image, using the router's prediction: %s", exc)
     if words is not None:
         text_bearing = words.text_bearing
     else:
         text_bearing = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
-    intent = question_intent(question) if cfg.query_aware else None
     # The question decides whether text has to stay readable; without one it does.
     keep_text = text_bearing and intent != VISUAL
     check_ocr = keep_text and words is not None
     min_detail = cfg.min_detail if text_bearing else cfg.min_detail_without_text
 
-    def attempt(level: str) -> Candidate | None:
-        candidate = evaluate_level(
-            work, fmt, provider, level, detail, cfg.jpeg_quality, reference, text_bearing=text_bearing
-        )
+    def measured(candidate: Candidate) -> Candidate | None:
+        nonlocal ocr_failed
         if candidate.ssim < cfg.min_ssim or candidate.detail_kept < min_detail:
             return None
         if check_ocr and words is not None:
             try:
                 recall = ocr_recall(reference, candidate.raw, words, scale)
             except _ocr.OcrUnavailable as exc:
-                log.warning("OCR failed on a candidate image; level %s not used: %s", level, exc)
+                ocr_failed = True
+                log.warning("OCR failed on a candidate image; %s not used: %s", candidate.level, exc)
                 return None
             if recall < cfg.min_ocr_recall:
                 return None
             return replace(candidate, ocr_recall=recall)
         return candidate
+
+    tried: dict[str, Candidate | None] = {}
+
+    def attempt(level: str) -> Candidate | None:
+        found = measured(
+            evaluate_level(
+                work, fmt, provider, level, detail, cfg.jpeg_quality, reference, text_bearing=text_bearing
+            )
+        )
+        tried[level] = found
+        return found
 
     # OpenAI's low detail is a field of OpenAI blocks; other block shapes cannot carry it.
     low_ok = cfg.allow_low_detail and (provider != "openai" or ref.shape.startswith("openai"))
@@ -454,23 +719,84 @@ def _shrink(
         low_ok = low.width >= reference.width and low.height >= reference.height
     levels = [lv for lv in LEVELS if low_ok or lv != "low"]
     # Without OCR the router's guess (trained on the OCR bar) caps a text-bearing image.
-    chosen = choose_level(levels, start, attempt, explore=not (keep_text and words is None))
-    if chosen is None:
-        return None  # not even the re-encode at the seen size holds the quality bar
-    if chosen.tokens >= tokens_before and len(chosen.raw) >= payload_bytes:
-        return None
+    explore = not (keep_text and words is None)
+    chosen = choose_level(levels, start, attempt, explore=explore)
+    if chosen is not None and explore:
+        # Shrinking far below the levels is for images without text to read: not for one
+        # the router's text detector calls text-bearing when tesseract reads little in it
+        # (rotated labels), unless the question is visual.
+        guessed_text = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
+        floor = MIN_AXIS_SCALE if keep_text or (guessed_text and intent != VISUAL) else LOW_AXIS_SCALE
+        chosen = _refine(
+            chosen, levels, tried, work, fmt, provider, detail, cfg, reference, text_bearing, measured, floor
+        )
+    if chosen is None or (chosen.tokens >= tokens_before and len(chosen.raw) >= payload_bytes):
+        # Not even the re-encode at the seen size holds the quality bar, or nothing is saved.
+        return Decision(None, cacheable=not ocr_failed)
     steps.append({"keep": "sweet_spot"}.get(chosen.level, chosen.level))
     steps.append(chosen.fmt.lower())
-    media_type = _codec.media_type_of(chosen.fmt)
-    new_block = _codec.rebuild(block, ref, _codec.b64encode(chosen.raw), media_type, chosen.detail)
-    key = _stash(block, ctx, width=image.width, height=image.height)
-    summary = (
-        f"image {image.width}x{image.height} -> {chosen.size[0]}x{chosen.size[1]} {chosen.fmt}"
-        f" ({provider}: {tokens_before} -> {chosen.tokens} tokens, SSIM {chosen.ssim:.3f},"
-        f" detail {chosen.detail_kept:.2f}{_text_note(text_bearing, keep_text, chosen, words)});"
-        f" original: {ctx.marker('original image', key)}"
+    return Decision(
+        chosen, "+".join(steps), _text_note(text_bearing, keep_text, chosen, words), not ocr_failed
     )
-    return ImageOutcome(new_block, "+".join(steps), tokens_before, chosen.tokens, (key,), summary)
+
+
+def _refine(
+    chosen: Candidate,
+    levels: Sequence[str],
+    tried: Mapping[str, Candidate | None],
+    work: Image.Image,
+    fmt: str,
+    provider: str,
+    detail: str | None,
+    cfg: Any,
+    reference: Image.Image,
+    text_bearing: bool,
+    measured: Callable[[Candidate], Candidate | None],
+    floor: float = MIN_AXIS_SCALE,
+) -> Candidate:
+    """Below the chosen level, the cheapest size that still meets the bar: the largest
+    size under each billing boundary (`refine_sizes`, which may condense one axis more
+    than the other, unlike the levels), binary-searched in order of cost (measured
+    quality falls as the size does): about log2 of their number extra measurements.
+    Only after a search that ended on a measured failure of the next stronger level (or
+    at the strongest level allowed): a level capped by the router is not searched past."""
+    if chosen.detail == "low":
+        return chosen
+    i = levels.index(chosen.level)
+    if i + 1 < len(levels) and tried.get(levels[i + 1], chosen) is not None:
+        return chosen  # the next stronger level was not measured failing: nothing to search
+    failed = set()
+    for level, found in tried.items():
+        if found is None:
+            p = plan(provider, level, work.width, work.height, detail)
+            failed.add((p.width, p.height))
+    sizes = [
+        s
+        for s in refine_sizes(provider, reference.width, reference.height, chosen.tokens, 0, floor)
+        if s not in failed and s[0] <= work.width and s[1] <= work.height
+    ]
+    lo, hi = -1, len(sizes)
+    best = chosen
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        found = measured(
+            evaluate_size(
+                work,
+                fmt,
+                provider,
+                chosen.level,
+                sizes[mid],
+                detail,
+                cfg.jpeg_quality,
+                reference,
+                text_bearing,
+            )
+        )
+        if found is not None:
+            lo, best = mid, replace(found, level="fit")
+        else:
+            hi = mid
+    return best
 
 
 def _text_note(text_bearing: bool, keep_text: bool, chosen: Candidate, words: _ocr.OcrWords | None) -> str:

@@ -171,3 +171,67 @@ def plan(provider: str, level: str, width: int, height: int, detail: str | None 
         lw, lh = _scaled(w, h, factor)
         return Plan(level, lw, lh, detail)
     raise ValueError(f"unknown level {level!r}")
+
+
+MAX_SQUASH = 0.75
+"""A refined size may scale one axis down to this share of the other axis's scale (at
+most a 25% change of aspect): a tile boundary is often reached by condensing one axis
+alone, which keeps more of the text than shrinking both (see `refine_sizes`)."""
+MIN_AXIS_SCALE = 0.4
+"""Refined sizes of text that must stay readable keep each axis at >= 0.4 x the seen
+size: below that is the low level, which the question forbids for them."""
+_ANTHROPIC_AREA_STEPS = (0.85, 0.72, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15)
+
+
+def _axis_scales(a: float, b: float) -> tuple[float, float]:
+    """The largest (sx, sy) with sx <= a, sy <= b and neither below MAX_SQUASH x the other."""
+    return min(a, b / MAX_SQUASH), min(b, a / MAX_SQUASH)
+
+
+def refine_sizes(
+    provider: str,
+    width: int,
+    height: int,
+    upper_tokens: int,
+    lower_tokens: int = 0,
+    min_axis_scale: float = MIN_AXIS_SCALE,
+) -> list[tuple[int, int]]:
+    """Sizes between two levels, for a seen size of `width` x `height`: each costs fewer
+    tokens than `upper_tokens` and at least `lower_tokens`, one size per token cost (the
+    largest area that lands just under that billing boundary), most expensive first.
+
+    OpenAI and Gemini: the largest size fitting each smaller grid of tiles, reached by
+    condensing one axis (down to MAX_SQUASH of the other) before shrinking both.
+    Anthropic (priced by area): fixed area steps, the horizontal axis condensed first
+    (narrower glyphs keep their height, which is what legibility needs most).
+    """
+    if width <= 0 or height <= 0:
+        return []
+    raw: list[tuple[float, float]] = []
+    tile = {"openai": OPENAI_TILE, "gemini": GEMINI_TILE}.get(provider)
+    if tile is not None:
+        cols, rows = math.ceil(width / tile), math.ceil(height / tile)
+        for c in range(1, cols + 1):
+            for r in range(1, rows + 1):
+                raw.append(_axis_scales(min(1.0, c * tile / width), min(1.0, r * tile / height)))
+        if provider == "gemini":
+            raw.append(_axis_scales(min(1.0, GEMINI_SMALL / width), min(1.0, GEMINI_SMALL / height)))
+    else:
+        for f in _ANTHROPIC_AREA_STEPS:
+            if f >= MAX_SQUASH:
+                raw.append((f, 1.0))
+            else:
+                u = math.sqrt(f / MAX_SQUASH)
+                raw.append((MAX_SQUASH * u, u))
+    best: dict[int, tuple[int, int]] = {}
+    for sx, sy in raw:
+        if sx < min_axis_scale or sy < min_axis_scale:
+            continue
+        w, h = max(1, math.floor(width * sx)), max(1, math.floor(height * sy))
+        tokens = image_tokens(provider, w, h)
+        if not lower_tokens <= tokens < upper_tokens:
+            continue
+        known = best.get(tokens)
+        if known is None or (w * h, w) > (known[0] * known[1], known[0]):
+            best[tokens] = (w, h)
+    return [best[t] for t in sorted(best, reverse=True)]

@@ -58,3 +58,13 @@ def image_ctx(memory_config):
     from tests.support import make_ctx
 
     return make_ctx(config=memory_config)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_decision_cache():
+    """Each test starts without remembered image decisions (the cache is process-wide)."""
+    from headroom_core.images._compress import DECISIONS
+
+    DECISIONS.clear()
+    yield
+    DECISIONS.clear()

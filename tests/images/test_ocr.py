@@ -168,3 +168,19 @@ def test_without_tesseract_the_router_decides(monkeypatch):
         ctx=make_ctx(query="Read it.", config=_ocr_config(), model="gpt-4o"),
     )
     assert out is None or ("OCR recall" not in out.summary and "low" not in out.strategy.split("+"))
+
+
+def test_refinement_condenses_to_fewer_tiles_and_keeps_the_bar():
+    """The nRF52 memory map (1351x768 as gpt-4o sees it, 3x2 tiles): every level below
+    the seen size loses words, but condensing the width alone to 1024 px (2x2 tiles)
+    keeps them; the refinement between levels finds it."""
+    raw = DIAGRAM.read_bytes()
+    config = _ocr_config()
+    out = compress_image_block(
+        openai_block(raw), model="gpt-4o", ctx=make_ctx(query="Read it.", config=config)
+    )
+    assert out is not None and "fit" in out.strategy.split("+"), out and out.summary
+    assert out.tokens_after < 1105
+    with Image.open(DIAGRAM) as original:
+        recall, _ = measured_recall(original, _image(out.block), "openai")
+    assert recall >= BAR
