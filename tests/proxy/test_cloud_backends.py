@@ -104,6 +104,16 @@ def anthropic_client(url: str, key: str = CLIENT_KEY) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=key, base_url=url, max_retries=0)
 
 
+def _ask(client: anthropic.Anthropic, stream: bool, **kwargs: Any) -> tuple[Any, str]:
+    """The final message (streamed through the SDK's helper, or not) and its joined text."""
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            final = s.get_final_message()
+    else:
+        final = client.messages.create(**kwargs)
+    return final, "".join(block.text for block in final.content if block.type == "text")
+
+
 def openai_client(url: str, key: str = "sk-client-openai-key") -> openai.OpenAI:
     return openai.OpenAI(api_key=key, base_url=url + "/v1", max_retries=0)
 
@@ -180,12 +190,7 @@ def test_bedrock_compresses_and_answers_ccr_rounds_itself(bedrock, proxy_for, st
         messages=messages,
         tools=ANTHROPIC_TOOLS,
     )
-    if stream:
-        with client.messages.stream(**kwargs) as s:
-            final = s.get_final_message()
-    else:
-        final = client.messages.create(**kwargs)
-    text = "".join(block.text for block in final.content if block.type == "text")
+    final, text = _ask(client, stream, **kwargs)
     assert "RETRIEVED:" in text and "cust_" in text  # the original rows came back through CCR
     assert all(block.type != "tool_use" or block.name != RETRIEVE for block in final.content)
     first = bedrock.requests[0].json
@@ -334,13 +339,7 @@ def test_vertex_ccr_rounds(vertex, proxy_for, stream):
         messages=anthropic_conversation(1),
         tools=ANTHROPIC_TOOLS,
     )
-    client = anthropic_client(url)
-    if stream:
-        with client.messages.stream(**kwargs) as s:
-            final = s.get_final_message()
-    else:
-        final = client.messages.create(**kwargs)
-    text = "".join(block.text for block in final.content if block.type == "text")
+    _, text = _ask(anthropic_client(url), stream, **kwargs)
     assert "RETRIEVED:" in text and "cust_" in text
 
 
