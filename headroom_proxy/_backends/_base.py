@@ -138,7 +138,8 @@ class BytesStream(httpx.AsyncByteStream):
             await self._upstream.aclose()
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
+async def single_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """A body of one chunk, for `BytesStream`."""
     yield data
 
 
@@ -152,7 +153,10 @@ def replaced_body(
     headers = [(k, v) for k, v in response.headers.items() if k.lower() in keep]
     headers += [("content-type", content_type), ("content-length", str(len(body)))]
     return httpx.Response(
-        response.status_code, headers=headers, stream=BytesStream(_once(body)), request=response.request
+        response.status_code,
+        headers=headers,
+        stream=BytesStream(single_chunk(body)),
+        request=response.request,
     )
 
 

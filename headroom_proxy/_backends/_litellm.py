@@ -19,7 +19,16 @@ from typing import Any
 import httpx
 import orjson
 
-from headroom_proxy._backends._base import OPENAI, Backend, BytesStream, UpstreamCall, json_body, log
+from headroom_proxy._backends._base import (
+    OPENAI,
+    Backend,
+    BackendError,
+    BytesStream,
+    UpstreamCall,
+    json_body,
+    log,
+    single_chunk,
+)
 from headroom_proxy._backends._cloud import parse_model_map, quiet_credential_loggers
 from headroom_proxy._backends._errors import error_body, error_event, error_message
 from headroom_proxy._settings import ProxyConfigError
@@ -61,8 +70,6 @@ class LiteLLMBackend(Backend):
 
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
         if not (call.llm and call.method == "POST" and call.path == "/v1/chat/completions"):
-            from headroom_proxy._backends._base import BackendError
-
             raise BackendError(
                 404,
                 f"Headroom proxy: {call.method} {call.path} is not available through the LiteLLM backend "
@@ -90,9 +97,11 @@ class LiteLLMBackend(Backend):
             status, text, cause = self._describe(exc)
             log.warning("LiteLLM call failed: %s (%s)", cause, status)
             body = orjson.dumps(error_body(OPENAI, status, text, cause))
-            return _response(status, "application/json", _once(body), request)
+            return _response(status, "application/json", single_chunk(body), request)
         if not stream:
-            return _response(200, "application/json", _once(result.model_dump_json().encode()), request)
+            return _response(
+                200, "application/json", single_chunk(result.model_dump_json().encode()), request
+            )
         return _response(200, "text/event-stream; charset=utf-8", self._events(result), request)
 
     async def _events(self, chunks: Any) -> AsyncIterator[bytes]:
@@ -113,10 +122,6 @@ class LiteLLMBackend(Backend):
         label = f"LiteLLM ({provider})" if provider else "LiteLLM"
         message = str(getattr(exc, "message", None) or exc)
         return status, error_message(label, status, type(exc).__name__, message, ()), type(exc).__name__
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def _response(
