@@ -53,10 +53,10 @@ class AzureBackend(CloudBackend):
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
         self._client_secrets: dict[str, None] = {}
+        self._checked = False
 
     def check(self) -> None:
-        endpoint = self.settings.backend_url or self.settings.azure_endpoint
-        if not endpoint:
+        if not self.origin(OPENAI):
             raise ProxyConfigError(
                 "azure backend: no resource endpoint (use --azure-endpoint https://NAME.openai.azure.com "
                 "or AZURE_OPENAI_ENDPOINT)"
@@ -69,6 +69,7 @@ class AzureBackend(CloudBackend):
                     "azure backend: azure_auth = entra needs azure-identity: pip install 'headroom-ai[azure]'"
                 ) from None
             self.entra = DefaultAzureCredential()
+        self._checked = True
 
     def origin(self, provider: str) -> str:
         return self.endpoint(self.settings.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT") or "")
@@ -128,11 +129,12 @@ class AzureBackend(CloudBackend):
     # -- request --------------------------------------------------------------------------
 
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
+        if not self._checked:  # created without `serve()` (an embedding app)
+            try:
+                self.check()
+            except ProxyConfigError as exc:
+                raise BackendError(500, f"Headroom proxy: {exc}") from None
         origin = self.origin(OPENAI)
-        if not origin:
-            raise BackendError(
-                500, "Headroom proxy: the azure backend has no resource endpoint (--azure-endpoint)"
-            )
         rest = call.path[len("/v1/") :]
         version = self.settings.api_version
         body = call.content

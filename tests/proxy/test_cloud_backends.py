@@ -370,6 +370,14 @@ def test_azure_chat_with_the_resource_key_from_the_environment(azure, proxy_for,
     assert azure.requests[-1].path == "/openai/deployments/prod-mini/chat/completions"
 
 
+def test_azure_endpoint_from_the_environment(azure, proxy_for, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", azure.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZURE_KEY)
+    url = proxy_for(backend="azure")  # no --azure-endpoint: the documented fallback
+    assert openai_client(url).chat.completions.create(model="gpt-4o", messages=HI).choices
+    assert azure.requests[-1].path == "/openai/deployments/gpt-4o/chat/completions"
+
+
 def test_azure_stream_with_tool_calls_and_filter_chunks(azure, proxy_for):
     azure.scenario = "tool"
     url = proxy_for(backend="azure", azure_endpoint=azure.url)
