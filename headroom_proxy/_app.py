@@ -274,7 +274,7 @@ class Proxy:
         """Start-up: each cloud backend finds its credentials and settings (may block on a
         credential chain), else a one-line `ProxyConfigError`."""
         for backend in {id(b): b for b in self.backends.values()}.values():
-            backend.check()
+            backend.start()
 
     def _where(self, provider: str) -> str:
         backend = self.backends[provider]

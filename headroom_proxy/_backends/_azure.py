@@ -53,7 +53,6 @@ class AzureBackend(CloudBackend):
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
         self._client_secrets: dict[str, None] = {}
-        self._checked = False
 
     def check(self) -> None:
         if not self.origin(OPENAI):
@@ -69,7 +68,6 @@ class AzureBackend(CloudBackend):
                     "azure backend: azure_auth = entra needs azure-identity: pip install 'headroom-ai[azure]'"
                 ) from None
             self.entra = DefaultAzureCredential()
-        self._checked = True
 
     def origin(self, provider: str) -> str:
         return self.endpoint(self.settings.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT") or "")
@@ -129,11 +127,7 @@ class AzureBackend(CloudBackend):
     # -- request --------------------------------------------------------------------------
 
     async def build(self, client: httpx.AsyncClient, call: UpstreamCall) -> httpx.Request:
-        if not self._checked:  # created without `serve()` (an embedding app)
-            try:
-                self.check()
-            except ProxyConfigError as exc:
-                raise BackendError(500, f"Headroom proxy: {exc}") from None
+        await self.ensure_started()
         origin = self.origin(OPENAI)
         rest = call.path[len("/v1/") :]
         version = self.settings.api_version

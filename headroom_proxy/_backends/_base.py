@@ -12,8 +12,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 import orjson
+
+from headroom_proxy._settings import ProxyConfigError
 
 log = logging.getLogger("headroom.proxy")
 
@@ -62,9 +65,27 @@ class Backend:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
+    _started = False
+
     def check(self) -> None:
         """At start-up: credentials and required settings present, else `ProxyConfigError`.
         May block (a credential chain can ask a metadata service): not on the event loop."""
+
+    def start(self) -> None:
+        """`check`, once (`serve()` runs it before listening, through `Proxy.check_backends`)."""
+        if not self._started:
+            self.check()
+            self._started = True
+
+    async def ensure_started(self) -> None:
+        """Before a request of an app built without `serve()`: `start` in a worker thread; a
+        setting or credential missing then answers the request (500, in its format)."""
+        if self._started:
+            return
+        try:
+            await anyio.to_thread.run_sync(self.start)
+        except ProxyConfigError as exc:
+            raise BackendError(500, f"Headroom proxy: {exc}") from None
 
     def origin(self, provider: str) -> str:
         """Where requests for `provider` go (no credentials in it): for logs and /readyz."""

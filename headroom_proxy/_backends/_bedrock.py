@@ -198,11 +198,7 @@ class BedrockBackend(CloudBackend):
         counting = not call.llm and call.path == "/v1/messages/count_tokens"
         if call.method != "POST" or not (counting or (call.llm and call.path == "/v1/messages")):
             raise self.unsupported(call)
-        if self._credentials is None:  # created without `serve()` (an embedding app)
-            try:
-                await anyio.to_thread.run_sync(self.check)
-            except ProxyConfigError as exc:
-                raise BackendError(500, f"Headroom proxy: {exc}") from None
+        await self.ensure_started()
         payload = json_body(call)
         model = bedrock_model_id(
             self.model_of(payload),

@@ -83,8 +83,7 @@ class LiteLLMBackend(Backend):
         return self.model_map.get(name) or self.settings.litellm_model or name
 
     async def send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-        if self._litellm is None:
-            self.check()
+        await self.ensure_started()
         payload = orjson.loads(request.content)
         kwargs = {**payload, "model": self.model_for(payload.get("model"))}
         kwargs["drop_params"] = True  # parameters a provider lacks are dropped, not fatal

@@ -95,11 +95,7 @@ class VertexBackend(CloudBackend):
     async def _auth_headers(self) -> dict[str, str]:
         import google.auth.exceptions
 
-        if self._credentials is None:  # created without `serve()` (an embedding app)
-            try:
-                await anyio.to_thread.run_sync(self.check)
-            except ProxyConfigError as exc:
-                raise BackendError(500, f"Headroom proxy: {exc}") from None
+        await self.ensure_started()
         credentials = self._credentials
         if not credentials.valid:  # `valid` allows for clock skew before the expiry
             async with self._refresh_lock:
