@@ -57,11 +57,16 @@ _LIST_ITEM_LINE = re.compile(r"\n" + _LIST_ITEM.pattern)
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital,
 # digit, quote, bracket or markup character.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]*_`]*(?=\s+[\"'“‘(\[*_`:A-Z0-9])")
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|cf|al|fig|figs|no|nos|mr|mrs|ms|dr|prof|st|jr|sr|approx|resp|viz|"
-    r"ca|ch|sec|vol|ed|eq|op|pp)|\b[A-Za-z])\.\Z",
-    re.IGNORECASE,
+_ABBREVIATIONS = (
+    *("e.g", "i.e", "etc", "vs", "cf", "al", "fig", "figs", "no", "nos", "mr", "mrs", "ms", "dr", "prof"),
+    *("st", "jr", "sr", "approx", "resp", "viz", "ca", "ch", "sec", "vol", "ed", "eq", "op", "pp"),
 )
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:" + "|".join(map(re.escape, _ABBREVIATIONS)) + r")|\b[A-Za-z])\.\Z", re.IGNORECASE
+)
+_ABBREVIATION_REACH = max(map(len, _ABBREVIATIONS))
+"""Characters an `_ABBREVIATION` match spans before its full stop (case folding keeps
+lengths): a search reaching further back finds nothing more."""
 _VOLATILE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+")  # applied to lower-cased text
 _WORDY = re.compile(r"[A-Za-z][a-z]+")
 
@@ -271,6 +276,7 @@ def _explode_lines(blocks: list[_Block]) -> list[_Block]:
 
 _FIRST_CHAR = operator.itemgetter(slice(0, 1))
 _WRAPS = operator.methodcaller("endswith", ("-", ","))
+_ENDS_SENTENCE = operator.methodcaller("endswith", (".", "!", "?", ":"))
 
 
 def _line_structured(block_lines: list[str]) -> bool:
@@ -296,11 +302,21 @@ def _sentence_cuts(text: str) -> list[int]:
     if _LIST_ITEM.match(text):
         cuts.insert(0, 0)
     search = _ABBREVIATION.search
-    ends = [
-        m.end()
-        for m in _SENTENCE_END.finditer(text)
-        if not (text[m.start()] == "." and search(text, max(0, m.start() - 12), m.start() + 1))
-    ]
+    reach = _ABBREVIATION_REACH
+    ends = []
+    for m in _SENTENCE_END.finditer(text):
+        dot = m.start()
+        # A full stop after an abbreviation ("e.g.", "Dr.", "A.") ends no sentence. Its
+        # match starts a word at most `reach` characters back; when the character before
+        # each of those starts is alphanumeric (the stop ends a longer word), no word
+        # starts there and the search would find nothing.
+        if (
+            text[dot] == "."
+            and not (dot > reach and text[dot - reach - 1 : dot - 1].isalnum())
+            and search(text, dot - reach if dot > reach else 0, dot + 1)
+        ):
+            continue
+        ends.append(m.end())
     if not cuts:
         return ends
     cuts.extend(ends)
@@ -335,21 +351,22 @@ def _sentence_spans(text: str, start: int, end: int, cuts: list[int] | None = No
 
 def _is_prose(lines: list[str], blocks: list[_Block]) -> bool:
     """Prose when most text lines read like sentences; else line mode (logs, listings)."""
-    text_lines = [lines[k] for b in blocks if b.kind == "para" for k in range(b.first, b.last + 1)]
+    text_lines = list(
+        itertools.chain.from_iterable(lines[b.first : b.last + 1] for b in blocks if b.kind == "para")
+    )
     if not text_lines:
         return False
     if len(text_lines) > _MODE_SAMPLE_LINES:  # a share: evenly spaced lines tell it as well
         step = len(text_lines) / _MODE_SAMPLE_LINES
         text_lines = [text_lines[int(k * step)] for k in range(_MODE_SAMPLE_LINES)]
+    stripped = list(map(str.strip, text_lines))
+    # Each line without its words, and how many there were (one `subn` per line, in C):
+    # the words' letters are the characters removed.
     wordy = 0
-    enders = 0
-    for line in text_lines:
-        stripped = line.strip()
-        words = _WORDY.findall(stripped)
-        letters = sum(len(w) for w in words)
-        if len(words) >= 5 and letters >= 0.55 * len(stripped.replace(" ", "")):
+    for line, (rest, words) in zip(stripped, map(_WORDY.subn, itertools.repeat(""), stripped)):
+        if words >= 5 and len(line) - len(rest) >= 0.55 * (len(line) - line.count(" ")):
             wordy += 1
-        enders += stripped.count(". ") + stripped.endswith((".", "!", "?", ":"))
+    enders = sum(map(str.count, stripped, itertools.repeat(". "))) + sum(map(_ENDS_SENTENCE, stripped))
     return wordy >= 0.4 * len(text_lines) and enders >= 0.15 * len(text_lines)
 
 
@@ -397,21 +414,33 @@ def _template_keys(texts: list[str]) -> list[bytes] | None:
 def _repeats(texts: list[str], relevance: list[float]) -> list[bool]:
     """Per unit: its template (`_template`) occurred in an earlier unit, and it is not
     relevant to the query (a repeat that matches the query well is not a repeat to the
-    reader). Templates are made only for units whose `_template_keys` key is shared."""
+    reader). Only units whose `_template_keys` key is shared can repeat, and templates are
+    made only for the texts of a key shared by different texts: equal templates have equal
+    keys, so the units of any other key hold one text, and that key stands for its template."""
     keys = _template_keys(texts)
     if keys is None:
         candidates = list(range(len(texts)))
+        distinct = list(dict.fromkeys(texts))  # equal texts: one template
+        template_of = dict(zip(distinct, _templates(distinct)))
+        same: list[object] = [template_of[text] for text in texts]
     else:
         shared = Counter(keys)
         candidates = [k for k, key in enumerate(keys) if shared[key] > 1]
-    distinct = list(dict.fromkeys(texts[k] for k in candidates))  # equal texts: one template
-    template_of = dict(zip(distinct, _templates(distinct)))
+        texts_of: dict[bytes, dict[str, None]] = {}
+        for k in candidates:
+            texts_of.setdefault(keys[k], {})[texts[k]] = None
+        mixed = [text for group in texts_of.values() if len(group) > 1 for text in group]
+        template_of = dict(zip(mixed, _templates(mixed)))
+        # A template (str) or a key standing for one (in a tuple: never equal to a str).
+        same = [None] * len(texts)
+        for k in candidates:
+            template = template_of.get(texts[k])
+            same[k] = template if template is not None else ("key", keys[k])
     duplicate = [False] * len(texts)
-    seen: set[str] = set()
+    seen: set[object] = set()
     for k in candidates:
-        tpl = template_of[texts[k]]
-        duplicate[k] = tpl in seen and relevance[k] < _RELEVANT
-        seen.add(tpl)
+        duplicate[k] = same[k] in seen and relevance[k] < _RELEVANT
+        seen.add(same[k])
     return duplicate
 
 

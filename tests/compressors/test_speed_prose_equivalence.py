@@ -164,13 +164,81 @@ def test_line_structured_equals_plain_count(block_lines: list[str]) -> None:
     assert prose._line_structured(block_lines) == plain_line_structured(block_lines)
 
 
+def plain_is_prose(lines: list[str], blocks: list[prose._Block]) -> bool:
+    text_lines = [lines[k] for b in blocks if b.kind == "para" for k in range(b.first, b.last + 1)]
+    if not text_lines:
+        return False
+    if len(text_lines) > prose._MODE_SAMPLE_LINES:
+        step = len(text_lines) / prose._MODE_SAMPLE_LINES
+        text_lines = [text_lines[int(k * step)] for k in range(prose._MODE_SAMPLE_LINES)]
+    wordy = enders = 0
+    for line in text_lines:
+        stripped = line.strip()
+        words = prose._WORDY.findall(stripped)
+        letters = sum(len(w) for w in words)
+        if len(words) >= 5 and letters >= 0.55 * len(stripped.replace(" ", "")):
+            wordy += 1
+        enders += stripped.count(". ") + stripped.endswith((".", "!", "?", ":"))
+    return wordy >= 0.4 * len(text_lines) and enders >= 0.15 * len(text_lines)
+
+
+_WORDY_LINES = st.lists(
+    st.sampled_from(["The cat sat on the mat. ", "Key: v", "x=1", "end.", "Ask why? ", "  ", "ǅ Éa", "\n"]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_PROSE, _WORDY_LINES))
+def test_is_prose_equals_the_plain_count(text: str) -> None:
+    lines = text.split("\n")
+    blocks = prose.split_blocks(lines)
+    assert prose._is_prose(lines, blocks) == plain_is_prose(lines, blocks)
+
+
+def plain_sentence_ends(text: str) -> list[int]:
+    return [
+        m.end()
+        for m in prose._SENTENCE_END.finditer(text)
+        if not prose._ABBREVIATION.search(text[max(0, m.start() - 12) : m.start() + 1])
+    ]
+
+
+_WORDS_BEFORE_STOPS = st.lists(
+    st.sampled_from(
+        [
+            *("approx", "xapprox", "_approx", "1approx", "étapprox", "e.g", "xe.g", "i.e", "A", "bA", "_A"),
+            *("Dr", "sixsix", "seven77", "under_s", "ǅǅǅǅǅǅǅ", "K", "ſt", "a", ". ", " ", "\n", "(", "Next"),
+        ]
+    ),
+    max_size=12,
+).map(lambda words: ". ".join(words) + ". Z")
+
+
+@settings(max_examples=500, deadline=None)
+@given(_WORDS_BEFORE_STOPS)
+def test_sentence_ends_skip_the_same_abbreviations(text: str) -> None:
+    assert [c for c in prose._sentence_cuts(text) if c] == plain_sentence_ends(text)
+
+
+def test_abbreviation_reach_covers_every_abbreviation() -> None:
+    # The cut search looks this far back before a full stop: each abbreviation fits.
+    assert max(len(word) for word in prose._ABBREVIATIONS) <= prose._ABBREVIATION_REACH
+    for word in prose._ABBREVIATIONS:
+        text = f"See {word.upper()}. Next"
+        dot = 4 + len(word)
+        assert prose._ABBREVIATION.search(text, dot - prose._ABBREVIATION_REACH, dot + 1)
+
+
 def test_real_documents_split_the_same() -> None:
     for name in ("man_find.1.txt", "pydocs3.11_tutorial_classes.rst.txt"):
         text = (FIXTURES / name).read_text()
         lines = text.split("\n")
         starts = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
         cuts = prose._sentence_cuts(text)
-        for block in prose.split_blocks(lines):
+        blocks = prose.split_blocks(lines)
+        assert prose._is_prose(lines, blocks) == plain_is_prose(lines, blocks)
+        for block in blocks:
             if block.kind == "para":
                 start = starts[block.first]
                 end = starts[block.last] + len(lines[block.last])
