@@ -20,13 +20,16 @@ text counts its output from them: the tokens of every unchanged stretch are read
 original's ids, and only the changed lines are encoded. The count is exact: tiktoken's
 pre-tokenizer (o200k_base, cl100k_base) never lets a piece run past a line break followed
 by blanks and then an ASCII character other than a line break (or a `/` right after the
-break), so a text cut at such a line start encodes as its two halves do. `compress()`'s
-next count of the conversation (its final one, where every text is a memo hit) releases
-the ids.
+break), so a text cut at such a line start encodes as its two halves do. A text longer than
+the tokenizer's chunk is counted (and its ids made) chunk by chunk, as `Tokenizer.count`
+does; the chunk cuts of the original and of the output are then treated as edits too.
+`compress()`'s next count of the conversation (its final one, where every text is a memo
+hit) releases the ids.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from headroom_core import _tokenizer
 from headroom_core._config import DEFAULT_MODEL
 from headroom_core._messages import _block_text, _is_image, tool_call_texts
-from headroom_core._tokenizer import _CHUNK_CHARS, Tokenizer, get_encoding, get_tokenizer
+from headroom_core._tokenizer import Tokenizer, _chunks, get_encoding, get_tokenizer
 
 MESSAGE_OVERHEAD = 3
 REPLY_PRIMING = 3
@@ -52,14 +56,14 @@ _MEMO_MIN_CHARS = 256
 _call_counts: ContextVar[dict[str, int] | None] = ContextVar("headroom_call_counts", default=None)
 
 _IDS_MIN_CHARS = 4096
-"""Texts at least this long (and at most one tokenizer chunk) keep their token ids."""
+"""Texts at least this long keep their token ids."""
 _IDS_MAX_TOKENS = 4_000_000
 """At most this many token ids are kept per counted conversation (4 bytes each)."""
 _EDIT_SAFE_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
 """Encodings whose pre-tokenizer `count_after_edits` relies on (checked in its tests)."""
 _LINE_START_UNSAFE = frozenset(b"\r\n")
 _SLASH = ord("/")
-_INDENT_BYTES = frozenset(b" \t\x0b\x0c")
+_INDENT_BYTES = b" \t\x0b\x0c"
 """ASCII whitespace other than line breaks."""
 _MAX_BOUNDARY_SCAN = 16
 """Line breaks looked at for a cut around one edit before giving up (bounded work)."""
@@ -131,7 +135,7 @@ def _token_lengths(encoding_name: str) -> np.ndarray:
         table = _lengths.get(encoding_name)
         if table is None:
             encoding = get_encoding(encoding_name)
-            table = np.zeros(encoding.max_token_value + 1, dtype=np.int64)
+            table = np.zeros(encoding.max_token_value + 1, dtype=np.int32)
             for token in range(len(table)):
                 try:
                     table[token] = len(encoding.decode_single_token_bytes(token))
@@ -148,9 +152,8 @@ def _is_cut(data: bytes, offset: int, limit: int, *, to_end: bool) -> bool:
     `to_end`, they run to the end of the text. (A run of whitespace that holds a line break
     is one piece up to its last one.)"""
     end = min(limit, offset + _MAX_INDENT_SCAN)
-    i = offset
-    while i < end and data[i] in _INDENT_BYTES:
-        i += 1
+    head = data[offset:end]
+    i = offset + len(head) - len(head.lstrip(_INDENT_BYTES))
     if i >= end:
         return to_end and i == len(data)  # the end of the text also ends every piece
     first = data[i]
@@ -192,21 +195,35 @@ def count_after_edits(
     edits: Sequence[tuple[int, int, bytes]],
     output: bytes,
 ) -> int | None:
-    """Exact tokens of `output`, which is `original` (UTF-8, whose token `ids` these are)
-    with each `(start, end, replacement)` of `edits` (byte offsets, sorted, not
-    overlapping) applied. None when the encoding is not one this is known to hold for,
-    or a safe cut is not found near an edit (then count `output` directly).
+    """Exact tokens of `output` as `Tokenizer.count` counts it, where `output` is `original`
+    (UTF-8, whose token `ids` these are, as `_Counter` keeps them) with each
+    `(start, end, replacement)` of `edits` (byte offsets, sorted, not overlapping) applied.
+    None when the encoding is not one this is known to hold for, or a safe cut is not found
+    near an edit (then count `output` directly).
 
     Each edit is widened to whole lines, cut where no pre-tokenizer piece can cross (see
     the module notes); the widened stretches of `output` are encoded (together), the
-    tokens of the stretches between them are counted from the ids."""
+    tokens of the stretches between them are counted from the ids. A text longer than the
+    tokenizer's chunk is counted chunk by chunk, and its ids were made that way: the places
+    where the original and the output are cut into chunks are treated as empty edits, so
+    that no stretch counted from the ids holds one, and the changed stretches are encoded
+    chunk by chunk."""
     if tokenizer.encoding_name not in _EDIT_SAFE_ENCODINGS:
         return None
+    original_cuts = _chunk_cuts(original)
+    output_cuts = _chunk_cuts(output)
+    if original_cuts is None or output_cuts is None:
+        return None
+    if original_cuts or output_cuts:
+        edits = _with_chunk_cuts(edits, original_cuts, output_cuts)
+    if len(original) >= 1 << 31:
+        return None  # offsets are summed in 32 bits, which halves the arrays of a long text
     lengths = _token_lengths(tokenizer.encoding_name)[np.frombuffer(ids, dtype=np.uint32)]
-    ends = np.cumsum(lengths)
+    ends = np.cumsum(lengths, dtype=np.int32)
     if not len(ends) or int(ends[-1]) != len(original):
         return None
     starts = ends - lengths
+    del lengths, ends
     # Changed stretches: [start, end) of the original, shift of the output before them,
     # and the length change inside them.
     stretches: list[list[int]] = []
@@ -230,16 +247,63 @@ def count_after_edits(
     first = np.searchsorted(starts, kept_from, side="left")
     last = np.searchsorted(starts, kept_to, side="left")
     total = int((last - first).sum())
-    # The changed stretches are encoded in one go: each starts and ends at a cut, so their
-    # concatenation is cut at the same places and counts as they do one by one.
-    changed = b"".join(
-        output[start + before : end + before + change] for start, end, before, change in stretches
-    )
+    # The changed stretches of one chunk of the output are encoded in one go: each starts
+    # and ends at a cut (or at the chunk's ends), so their concatenation is cut at the same
+    # places and counts as they do one by one.
+    changed: list[list[bytes]] = [[] for _ in range(len(output_cuts) + 1)]
+    for start, end, before, change in stretches:
+        low, high = start + before, end + before + change
+        chunk = bisect.bisect_right(output_cuts, low)
+        while low < high:
+            piece_end = min(high, output_cuts[chunk]) if chunk < len(output_cuts) else high
+            changed[chunk].append(output[low:piece_end])
+            low = piece_end
+            chunk += 1
+    encoding = get_encoding(tokenizer.encoding_name)
     try:
-        total += len(get_encoding(tokenizer.encoding_name).encode_ordinary(changed.decode("utf-8")))
+        total += sum(len(encoding.encode_ordinary(b"".join(pieces).decode("utf-8"))) for pieces in changed)
     except UnicodeDecodeError:
         return None
     return total if tokenizer.factor == 1.0 else round(total * tokenizer.factor)
+
+
+def _chunk_cuts(data: bytes) -> list[int] | None:
+    """Byte offsets where `Tokenizer.count` cuts the text `data` (UTF-8) into chunks it
+    encodes one by one (none for a text of one chunk); None if `data` is not UTF-8."""
+    if len(data) <= _tokenizer._CHUNK_CHARS:
+        return []  # no more characters than bytes: one chunk
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    one_byte_each = text.isascii()
+    cuts = []
+    position = 0
+    for chunk in _chunks(text):
+        position += len(chunk) if one_byte_each else len(chunk.encode("utf-8"))
+        cuts.append(position)
+    return cuts[:-1]
+
+
+def _with_chunk_cuts(
+    edits: Sequence[tuple[int, int, bytes]], original_cuts: list[int], output_cuts: list[int]
+) -> list[tuple[int, int, bytes]]:
+    """`edits` plus an empty edit at each chunk cut of the original and at each chunk cut of
+    the output that falls in unchanged text (one in or at the end of a replacement is in
+    that edit's stretch already), in original offsets, sorted."""
+    points = list(original_cuts)
+    shift = 0
+    i = 0
+    for cut in output_cuts:
+        while i < len(edits) and edits[i][0] + shift + len(edits[i][2]) < cut:
+            shift += len(edits[i][2]) - (edits[i][1] - edits[i][0])
+            i += 1
+        if i < len(edits) and edits[i][0] + shift <= cut:
+            continue
+        points.append(cut - shift)
+    merged = [*edits, *((point, point, b"") for point in points)]
+    merged.sort(key=lambda edit: (edit[0], edit[1]))
+    return merged
 
 
 def estimate_limit(max_input_bytes: int) -> int:
@@ -306,14 +370,20 @@ class _Counter:
         tokenizer = self.tokenizer
         if (
             self.ids is None
-            or not _IDS_MIN_CHARS <= len(text) <= _CHUNK_CHARS
+            or len(text) < _IDS_MIN_CHARS
             or tokenizer.encoding_name not in _EDIT_SAFE_ENCODINGS
             or self.kept_tokens > _IDS_MAX_TOKENS
             or (self.estimate_above is not None and is_oversize(text, self.estimate_above))
         ):
             return None
-        ids = tokenizer.encode(text)  # what `Tokenizer.count` counts, kept
-        self.ids[(tokenizer.encoding_name, text)] = array("I", ids)
+        # What `Tokenizer.count` counts (chunk by chunk above its chunk size), kept.
+        if len(text) <= _tokenizer._CHUNK_CHARS:
+            ids = array("I", tokenizer.encode(text))
+        else:
+            ids = array("I")
+            for chunk in _chunks(text):
+                ids.extend(tokenizer.encode(chunk))
+        self.ids[(tokenizer.encoding_name, text)] = ids
         self.kept_tokens += len(ids)
         return len(ids) if tokenizer.factor == 1.0 else round(len(ids) * tokenizer.factor)
 

@@ -16,8 +16,10 @@ functions' other statements. The result is re-parsed: if it has more syntax erro
 the input, a conservative variant is tried, and failing that the text is left alone.
 
 Cost: the router's parse of the first ~20 KB is reused to judge that the source is code in
-its language, and the outline's token count is made from the input's token ids and the
-lines around the edits (`_counting.count_after_edits`), not by encoding the outline again.
+its language; the outline's token count is made from the input's token ids and the lines
+around the edits (`_counting.count_after_edits`), not by encoding the outline again (a
+file outlined by parts too); and the outline of an error-free C-like source is not parsed
+again, since its edits cannot introduce a parse error there (see `_parses_like_input`).
 """
 
 from __future__ import annotations
@@ -71,11 +73,17 @@ _PREFILTER_CHARS = 1_000_000
 _SELECTIVE_SHARE = 0.05
 _DOCSTRING_OPEN = re.compile(rb"([rRuUbBfF]*)(\"\"\"|''')")
 _WORD_BYTE = re.compile(rb"\w")
-_DIRECTIVE = re.compile(
-    rb"^\s*(?://go:|//\s*\+build|//export |//line |//nolint|#!|#\s*-\*-|#.*coding[:=]|"
-    rb"//\s*@ts-|/\*\s*eslint|//\s*eslint|#\s*type:|#\s*noqa|#\s*pragma|#\s*fmt:)",
-    re.MULTILINE,
+_DIRECTIVE = (
+    rb"(?://go:|//\s*\+build|//export |//line |//nolint|#!|#\s*-\*-|#.*coding[:=]|"
+    rb"//\s*@ts-|/\*\s*eslint|//\s*eslint|#\s*type:|#\s*noqa|#\s*pragma|#\s*fmt:)"
 )
+"""A tool's directive, at the start of a line (after blanks) of a comment."""
+# The first line and the lines after a line break are searched apart: a search for a line
+# break skips ahead in C where `^` (MULTILINE) is tried at every offset; and the blanks
+# before a directive exclude line breaks, which `\s*` would run over from every line start
+# of a run of blank lines (quadratic).
+_DIRECTIVE_ON_FIRST_LINE = re.compile(rb"[ \t\r\f\v]*" + _DIRECTIVE)
+_DIRECTIVE_ON_LATER_LINE = re.compile(rb"\n[ \t\r\f\v]*" + _DIRECTIVE)
 _ANON_PARENTS = frozenset(
     {
         "variable_declarator",
@@ -154,15 +162,27 @@ class CodeCompressor:
         outputs: list[str] = []
         elided = trimmed = 0
         row = 0
-        done: _Outline | None = None
+        # The parts as UTF-8 (None when one is not) and every edit, in offsets of the whole
+        # text: what counting the outline from the input's token ids takes.
+        part_data: list[bytes] | None = []
+        edits: list[tuple[int, int, bytes]] = []
+        offset = 0
         for part in parts:
             done = _outline(part, language, ctx, key, marker_tokens, row)
             if done is None:
                 outputs.append(part)
+                data = _utf8(part)
             else:
                 outputs.append(done.text)
                 elided += done.elided
                 trimmed += done.trimmed
+                data = done.data
+                edits.extend((offset + e.start, offset + e.end, e.replacement) for e in done.edits)
+            if data is None or part_data is None:
+                part_data = None
+            else:
+                part_data.append(data)
+                offset += len(data)
             row += part.count("\n")
         if not elided and not trimmed:
             return None
@@ -176,8 +196,8 @@ class CodeCompressor:
         stored = ctx.stash(text, "code", unit="block", language=language)
         if stored != key:  # the markers must point at what was stored
             return None
-        if len(parts) == 1 and done is not None:
-            _count_output(text, new_text, done, header, ctx)
+        if part_data is not None:
+            _count_output(text, new_text, part_data, edits, header, ctx)
         summary = [f"{language}: {elided} bodies elided"]
         if trimmed:
             summary.append(f"{trimmed} comments/docstrings shortened")
@@ -201,23 +221,36 @@ class _Outline:
     """What changed in `data` (sorted, not overlapping) to make `text`."""
 
 
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 def _count_output(
-    text: str, new_text: str, done: _Outline, header: tuple[int, str] | None, ctx: CompressContext
+    text: str,
+    new_text: str,
+    part_data: list[bytes],
+    edits: list[tuple[int, int, bytes]],
+    header: tuple[int, str] | None,
+    ctx: CompressContext,
 ) -> None:
-    """Count the outline of a one-part file from the original's token ids (kept by the
-    pipeline's count of the conversation), encoding only the lines around the edits, and
-    leave the count where the pipeline looks for it (see `count_after_edits`)."""
+    """Count the outline from the original's token ids (kept by the pipeline's count of
+    the conversation), encoding only the lines around the edits, and leave the count where
+    the pipeline looks for it (see `count_after_edits`). `part_data` is the text as UTF-8,
+    part by part; `edits` turn it into `new_text` but for the header."""
     ids = known_token_ids(text, ctx.tokenizer)
     if ids is None:
         return
-    edits = [(e.start, e.end, e.replacement) for e in done.edits]
+    data = part_data[0] if len(part_data) == 1 else b"".join(part_data)
     if header is not None:
         # The header goes after a shebang / encoding line, which no edit touches.
         before = new_text[: header[0]].encode("utf-8")
-        if not done.data.startswith(before) or (edits and edits[0][0] < len(before)):
+        if not data.startswith(before) or (edits and edits[0][0] < len(before)):
             return
-        edits.insert(0, (len(before), len(before), header[1].encode("utf-8")))
-    tokens = count_after_edits(ctx.tokenizer, done.data, ids, edits, new_text.encode("utf-8"))
+        edits = [(len(before), len(before), header[1].encode("utf-8")), *edits]
+    tokens = count_after_edits(ctx.tokenizer, data, ids, edits, new_text.encode("utf-8"))
     if tokens is not None:
         remember_count(new_text, tokens)
 
@@ -242,7 +275,9 @@ def _outline(
         if result is None:
             return None
         output, elided, trimmed, edits = result
-        if not _reparses(language, output, input_errors):
+        if not _parses_like_input(planner.syntax, input_errors) and not _reparses(
+            language, output, input_errors
+        ):
             continue
         try:
             return _Outline(output.decode("utf-8"), elided, trimmed, data, edits)
@@ -329,6 +364,22 @@ def _is_identifier(word: str) -> bool:
     """snake_case or camelCase: a word a person would not type unless naming code."""
     core = word.strip("_")
     return "_" in core or (any(c.isupper() for c in core[1:]) and any(c.islower() for c in core))
+
+
+def _parses_like_input(syntax: ts.Syntax, input_errors: int) -> bool:
+    """True when the outline of an error-free input in a C-like language is known to parse
+    without errors, so it is not parsed again to check.
+
+    There, every edit is one of two kinds. A body `{ ... }` becomes `{ /* marker */ }`: the
+    parser reaches its `{` in the same state as before, an empty block reduces to the same
+    node as the full one, and the text after its `}` is lexed and parsed from the same
+    state as before (the grammars' external scanners keep no state between tokens outside
+    raw strings). A run of comments becomes one comment that starts where the run did and
+    ends where it did or on the same line: comments are extras, which leave the parser's
+    state as it was, and the newline before the run (which automatic semicolons read) is
+    kept. Python is re-parsed: its scanner's indentation rules do see comments and blank
+    lines. (`tests/compressors/test_speed_code_reparse.py` checks this on real sources.)"""
+    return syntax.block_body and input_errors == 0
 
 
 def _reparses(language: str, output: bytes, input_errors: int) -> bool:
@@ -527,6 +578,8 @@ class _Planner:
         if not self._worth(body.start_byte, body.end_byte, inner_lines):
             return None
         marker = self._marker(body.start_point[0], body.end_point[0])
+        if b"*/" in marker:
+            return None  # it would close the comment early (`_parses_like_input` needs this)
         return _Edit(body.start_byte, body.end_byte, b"{ /* " + marker + b" */ }")
 
     def _python_elision(self, f: _Func) -> _Edit | None:
@@ -646,7 +699,7 @@ class _Planner:
             return None
         if self.language == "python" and run[0].start_point[0] < 2:
             return None  # shebang and encoding declarations live here
-        if _DIRECTIVE.search(original):
+        if _DIRECTIVE_ON_FIRST_LINE.match(original) or _DIRECTIVE_ON_LATER_LINE.search(original):
             return None
         after = self.data[end : end + 40].lstrip()
         if self.language == "go" and after.startswith(b'import "C"'):

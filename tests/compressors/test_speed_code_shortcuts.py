@@ -9,7 +9,13 @@ These tests compare each shortcut with the work it skips, on generated and real 
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
+import json.decoder
 import random
+import re
+import textwrap
 from array import array
 from pathlib import Path
 
@@ -21,12 +27,13 @@ from headroom_core import (
     _counting,
     _language,
     _router,
+    _tokenizer,
     compress,
     count_tokens,
     get_tokenizer,
 )
 from headroom_core._relevance import terms
-from headroom_core._tokenizer import Tokenizer
+from headroom_core._tokenizer import Tokenizer, _chunks
 from headroom_core.compressors import _treesitter as ts
 from headroom_core.compressors import code_compressor, search_results
 
@@ -254,3 +261,83 @@ def test_count_after_edits_edge_cases(text: str, edit: tuple[int, int, bytes]) -
     output = data[:start] + replacement + data[end:]
     tokens = _counting.count_after_edits(tokenizer, data, array("I", tokenizer.encode(text)), [edit], output)
     assert tokens in (None, tokenizer.count(output.decode("utf-8")))
+
+
+def _chunked_ids(tokenizer: Tokenizer, text: str) -> array[int]:
+    ids = array("I")
+    for chunk in _chunks(text):
+        ids.extend(tokenizer.encode(chunk))
+    return ids
+
+
+@pytest.mark.parametrize("chunk_chars", [1500, 7000])
+def test_count_after_edits_of_texts_counted_chunk_by_chunk(
+    chunk_chars: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small chunk size puts many chunk cuts, of the original and of the output, near edits.
+    monkeypatch.setattr(_tokenizer, "_CHUNK_CHARS", chunk_chars)
+    rnd = random.Random(chunk_chars)
+    tokenizer = get_tokenizer("gpt-4o")
+    texts = [text[:30_000] for text in _fixture_texts()[:12]]
+    texts += [inspect.getsource(module) for module in (textwrap, json.decoder, argparse)]
+    exact = 0
+    for text in texts:
+        data = text.encode("utf-8")
+        ids = _chunked_ids(tokenizer, text)
+        assert len(ids) == tokenizer.count(text)
+        for _ in range(6):
+            edits = _random_edits(rnd, data)
+            out, position = [], 0
+            for start, end, replacement in edits:
+                out += [data[position:start], replacement]
+                position = end
+            output = b"".join([*out, data[position:]])
+            tokens = _counting.count_after_edits(tokenizer, data, ids, edits, output)
+            if tokens is not None:
+                assert tokens == tokenizer.count(output.decode("utf-8"))
+                exact += 1
+    assert exact > 40
+
+
+def test_outline_by_parts_is_counted_from_the_inputs_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_tokenizer, "_CHUNK_CHARS", 20_000)
+    source = "\n\n".join(inspect.getsource(module) for module in (textwrap, argparse, json.decoder))
+    config = HeadroomConfig(ccr_store=MemoryCCRStore())
+    config = config.with_(code=dataclasses.replace(config.code, max_chars=60_000))
+    messages = [
+        {"role": "user", "content": "How does ArgumentParser parse_known_args work?"},
+        {"role": "tool", "tool_call_id": "c1", "content": source},
+    ]
+    encoded: list[str] = []
+    real_encode = Tokenizer.encode
+
+    def spy(self: Tokenizer, text: str) -> list[int]:
+        encoded.append(text)
+        return real_encode(self, text)
+
+    monkeypatch.setattr(Tokenizer, "encode", spy)
+    result = compress(messages, "gpt-4o", config=config)
+    output = result.messages[1]["content"]
+    assert "outlined in" in result.transforms_applied[0].summary
+    assert len(output) > 20_000 and not any(output.startswith(text) for text in encoded)
+    monkeypatch.setattr(Tokenizer, "encode", real_encode)
+    assert result.transforms_applied[0].tokens_after == get_tokenizer("gpt-4o").count(output)
+    assert result.tokens_after == count_tokens(result.messages, "gpt-4o")
+
+
+def test_directive_search_agrees_with_a_multiline_search() -> None:
+    # The plain rule: `^\s*` (MULTILINE) before a directive, run over line breaks too.
+    spanning = re.compile(b"^\\s*" + code_compressor._DIRECTIVE, re.MULTILINE)
+    pieces = [b"\n", b"\r\n", b" ", b"\t", b"\x0b", b"\x0c", b"x", b"//", b"#", b"#!"]
+    pieces += [b"//go:generate x", b"// +build linux", b"# -*- coding: utf-8 -*-"]
+    pieces += [b"/* eslint-disable */", b"// @ts-ignore", b"# noqa"]
+    rnd = random.Random(3)
+    texts = [b"".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30))) for _ in range(3000)]
+    texts += [text.encode("utf-8") for text in _fixture_texts()]
+    found = [
+        bool(code_compressor._DIRECTIVE_ON_FIRST_LINE.match(text))
+        or bool(code_compressor._DIRECTIVE_ON_LATER_LINE.search(text))
+        for text in texts
+    ]
+    assert found == [bool(spanning.search(text)) for text in texts]
+    assert 100 < sum(found) < len(texts) - 100
