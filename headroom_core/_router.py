@@ -28,6 +28,7 @@ line-oriented text, are split out into their own "json" segments.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -200,8 +201,13 @@ def _base64_share(text: str) -> float:
 # Every base64 span `_base64_share` counts holds a run of at least this many characters of
 # the base64 alphabet (a data: URL body 64, a wrapped line 60, an unbroken run 256).
 _MIN_BASE64_STRETCH = 60
+# The base64 alphabet (with `=`) as b"b", line breaks as themselves, the rest as b" ".
 _ALPHABET_TABLE = bytes(
-    ord("b") if c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" else ord(" ")
+    ord("b")
+    if c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+    else c
+    if c == ord("\n")
+    else ord(" ")
     for c in range(256)
 )
 
@@ -215,6 +221,12 @@ def _is_blob(text: str) -> bool:
     alphabet = stripped.encode("utf-8", "surrogatepass").translate(_ALPHABET_TABLE)
     if b"b" * _MIN_BASE64_STRETCH not in alphabet:
         return False  # no base64 span can be there: skip the three regex scans
+    if (
+        b"b" * MIN_BASE64_RUN not in alphabet  # no unbroken run
+        and b"\n" + b"b" * _MIN_BASE64_STRETCH not in alphabet  # no wrapped block (4+ lines)
+        and "data:" not in stripped  # no data: URL
+    ):
+        return False  # the long runs found are hex digests or identifiers, not base64
     return _base64_share(stripped) > 0.6
 
 
@@ -293,6 +305,8 @@ _SEARCH_TOOL_WORDS = frozenset({"grep", "search", "rg", "ripgrep", "ag", "ack"})
 
 # Every `path:line:` match holds this.
 _LINE_NUMBER = re.compile(r":\d+:")
+# Where a context line `path-<line>-text` may end its path: at a `-` before digits and a `-`.
+_CONTEXT_CUT = re.compile(r"-(?=[0-9]+-)")
 
 
 def _is_search_results(lines: list[str], hints: _Hints, joined: str | None = None) -> bool:
@@ -306,8 +320,8 @@ def _is_search_results(lines: list[str], hints: _Hints, joined: str | None = Non
         return False
     paths: set[str] = set()
     matches = 0
-    for line in nonblank:
-        m = _SEARCH_MATCH.match(line)
+    line_matches = [_SEARCH_MATCH.match(line) for line in nonblank]
+    for line, m in zip(nonblank, line_matches, strict=True):
         if m and not _is_clock(line, m):
             matches += 1
             paths.add(m.group("path"))
@@ -321,18 +335,15 @@ def _is_search_results(lines: list[str], hints: _Hints, joined: str | None = Non
     if matches < 2:
         return False
     covered = matches
-    for line in nonblank:
+    path_lengths = {len(path) for path in paths}
+    for line, m in zip(nonblank, line_matches, strict=True):
         if line == "--":
             covered += 1
-        elif not _SEARCH_MATCH.match(line):
-            # A context line repeats a path we saw, then `-<line>-`.
-            for path in paths:
-                if line.startswith(path + "-"):
-                    rest = line[len(path) + 1 :]
-                    digits = len(rest) - len(rest.lstrip("0123456789"))
-                    if digits and rest[digits : digits + 1] == "-":
-                        covered += 1
-                    break
+        elif m is None and any(
+            cut.start() in path_lengths and line[: cut.start()] in paths
+            for cut in _CONTEXT_CUT.finditer(line)
+        ):
+            covered += 1  # a context line: a path we saw, then `-<line>-`
     threshold = 0.5 if search_tool else 0.7
     return covered / len(nonblank) >= threshold
 
@@ -362,18 +373,15 @@ _TEST_LINE = re.compile(
 )
 
 
-# Every line `_TEST_STRONG` or `_TEST_LINE` can match holds one of these (matched against
-# the sample with a line break before each line, so `\n=` is "a line starting with =").
+# Every line `_TEST_STRONG` or `_TEST_LINE` can match starts with one of these (searched
+# for with the line break before it, in one scan: a pattern that starts with a literal is
+# scanned for in a tight loop) or holds one of the literals after them.
+# `=`: session banners and summaries, `=== RUN`.
+_TEST_LINE_STARTS = re.compile(r"\n(?:=|Ran |test result: |running |Test Suites: |ok)")
 _TEST_LITERALS = (
-    "\n=",  # session banners, summaries, `=== RUN`
-    "\nRan ",
-    "\ntest result: ",
-    "\nrunning ",
-    "\nTest Suites: ",
     "Tests",
     "Test Files",
     "--- SKIP",
-    "\nok",
     "PASS",  # also `--- PASS:`, `PASS src/x.test.js`
     "FAIL",  # also `--- FAIL:`, `FAIL: test_x (`, `FAILED`
     "ERROR: test",
@@ -389,7 +397,7 @@ def _may_be_test_output(lines: list[str], joined: str | None = None) -> bool:
     joined sample instead of two regexes per line (source code and logs hold none)."""
     if joined is None:
         joined = _joined(lines)
-    if any(literal in joined for literal in _TEST_LITERALS):
+    if _TEST_LINE_STARTS.search(joined) or any(literal in joined for literal in _TEST_LITERALS):
         return True
     return "::" in joined and any(outcome in joined for outcome in _TEST_OUTCOMES)
 
@@ -397,6 +405,9 @@ def _may_be_test_output(lines: list[str], joined: str | None = None) -> bool:
 def _is_test_output(lines: list[str], hints: _Hints, joined: str | None = None) -> bool:
     if not _may_be_test_output(lines, joined):
         return False
+    runner = any(
+        w in hints.command for w in ("pytest", "unittest", "jest", "vitest", "go test", "cargo test")
+    )
     strong = 0
     per_test = 0
     for line in lines:
@@ -404,9 +415,14 @@ def _is_test_output(lines: list[str], hints: _Hints, joined: str | None = None) 
             strong += 1
         elif _TEST_LINE.match(line):
             per_test += 1
-    runner = any(
-        w in hints.command for w in ("pytest", "unittest", "jest", "vitest", "go test", "cargo test")
-    )
+        else:
+            continue
+        if _enough_test_lines(strong, per_test, runner):
+            return True  # more lines only add to the counts, which cannot undo this
+    return False
+
+
+def _enough_test_lines(strong: int, per_test: int, runner: bool) -> bool:
     if runner and (strong or per_test >= 2):
         return True
     return (strong >= 1 and per_test >= 2) or strong >= 3 or per_test >= 10
@@ -432,6 +448,44 @@ _LEVEL = re.compile(
 _LOG_COMMANDS = ("journalctl", "tail ", "docker logs", "kubectl logs", "dmesg", "less ", "cat /var/log")
 
 
+# Pre-checks for `_is_log`. Every `_TIMESTAMP` match holds `hh:mm` (found from its colon:
+# a pattern that starts with a literal is scanned for in a tight loop) or starts its line
+# with a digit, possibly after `[` (HDFS, epoch seconds); every `_LEVEL` match holds one of
+# the level words. Lines with none of these cannot count, and finding the others takes a
+# few scans of the joined sample instead of two regexes on every line.
+_CLOCK_HINT = re.compile(r":(?<=\d\d:)\d\d")
+_DIGIT_AT_START = re.compile(r"\[?\d")
+_DIGIT_AFTER_BREAK = re.compile(r"\n\[?\d")
+_LEVEL_HINTS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "FATAL", "CRITICAL", "SEVERE", "LEVEL")
+
+
+def _offsets(lines: list[str]) -> list[int]:
+    """Where each line starts in `"\\n".join(lines)`."""
+    return list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+
+
+def _lines_holding(
+    joined: str, starts: list[int], hint: str | re.Pattern[str], found: set[int], skip: int = 0
+) -> None:
+    """Add to `found` the index of each line of `joined` (lines starting at `starts`) where
+    `hint` is found (`skip` characters into the find: a hint may start with the line break
+    before its line), searching on from the next line once a line is found."""
+    pos = 0
+    while True:
+        if isinstance(hint, str):
+            at = joined.find(hint, pos)
+        else:
+            match = hint.search(joined, pos)
+            at = -1 if match is None else match.start()
+        if at < 0:
+            return
+        line = bisect.bisect_right(starts, at + skip) - 1
+        found.add(line)
+        if line + 1 >= len(starts):
+            return
+        pos = starts[line + 1] - skip
+
+
 def _is_log(lines: list[str], hints: _Hints) -> bool:
     top = [line for line in lines if line.strip() and not line[:1].isspace()]
     if len(top) < 3:
@@ -441,13 +495,33 @@ def _is_log(lines: list[str], hints: _Hints) -> bool:
         c in hints.command for c in _LOG_COMMANDS
     )
     needed = (0.25 if log_hint else 0.5) * len(top)
+    # The lines that may count (see the pre-checks above), then the patterns on those.
+    cut = [line[:160] for line in top]
+    joined = "\n".join(cut)
+    starts = _offsets(cut)
+    candidates: set[int] = set()
+    if _DIGIT_AT_START.match(joined):
+        candidates.add(0)
+    _lines_holding(joined, starts, _DIGIT_AFTER_BREAK, candidates, skip=1)
+    _lines_holding(joined, starts, _CLOCK_HINT, candidates)
+    upper = joined.upper()
+    if len(upper) == len(joined):
+        upper_starts = starts
+    else:  # a capital longer than its letter (`ß` -> `SS`) moved the line starts
+        uppers = [line.upper() for line in cut]
+        upper, upper_starts = "\n".join(uppers), _offsets(uppers)
+    for word in _LEVEL_HINTS:
+        _lines_holding(upper, upper_starts, word, candidates)
+    if len(candidates) < needed:
+        return False
     hits = 0
-    for seen, line in enumerate(top, start=1):
+    for seen, i in enumerate(sorted(candidates), start=1):
+        line = top[i]
         if _TIMESTAMP.search(line[:80]) or _LEVEL.search(line[:160].upper()):
             hits += 1
             if hits >= needed:
                 return True  # the rest cannot change the answer
-        elif hits + len(top) - seen < needed:
+        elif hits + len(candidates) - seen < needed:
             return False
     return hits >= needed
 
@@ -491,9 +565,17 @@ def _is_transcript(lines: list[str], hints: _Hints) -> bool:
     nonblank = [line for line in lines if line.strip()]
     if len(nonblank) < 5:
         return False
-    hits = sum(1 for line in nonblank if _TRANSCRIPT_LINE.match(line))
     command = any(hints.command.startswith(c) or f" {c}" in hints.command for c in _TRANSCRIPT_COMMANDS)
-    return hits >= 3 and hits >= (0.1 if command else 0.25) * len(nonblank)
+    needed = max(3, (0.1 if command else 0.25) * len(nonblank))
+    hits = 0
+    for seen, line in enumerate(nonblank, start=1):
+        if _TRANSCRIPT_LINE.match(line):
+            hits += 1
+            if hits >= needed:
+                return True  # the rest cannot change the answer
+        elif hits + len(nonblank) - seen < needed:
+            return False
+    return False
 
 
 # Record text: `Key: value` (colon then a space or the line end) or `key=value` /
@@ -514,7 +596,8 @@ def _is_records(lines: list[str]) -> bool:
     keys: set[str] = set()
     in_field = False
     for line in lines:
-        if not line.strip() or line.strip() == "---":
+        stripped = line.strip()
+        if not stripped or stripped == "---":
             in_field = False
             continue
         nonblank += 1
@@ -523,9 +606,10 @@ def _is_records(lines: list[str]) -> bool:
         elif _RECORD_FIELD.match(line):
             structured += 1
             fields += 1
-            key = _RECORD_KEY.match(line)
-            if key is not None and len(keys) < 50:
-                keys.add(key.group(1))
+            if len(keys) < 3:  # three distinct keys are all the test below asks for
+                key = _RECORD_KEY.match(line)
+                if key is not None:
+                    keys.add(key.group(1))
             in_field = True
             continue
         elif _RECORD_SECTION.match(line):
@@ -553,18 +637,22 @@ _CODE_LINE = re.compile(
 _SENTENCE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]+(?:[ ,;:()-]+['\"]?[A-Za-z][a-z']*){5,}")
 
 
-def _code_share(lines: list[str]) -> float:
+def _share_at_least(lines: list[str], pattern: re.Pattern[str], share: float) -> bool:
+    """Whether `pattern` finds something in at least `share` of the non-blank lines
+    (`code` lines, sentences), decided as soon as the lines left cannot change the answer."""
     nonblank = [line for line in lines if line.strip()]
     if not nonblank:
-        return 0.0
-    return sum(1 for line in nonblank if _CODE_LINE.search(line)) / len(nonblank)
-
-
-def _prose_share(lines: list[str]) -> float:
-    nonblank = [line for line in lines if line.strip()]
-    if not nonblank:
-        return 0.0
-    return sum(1 for line in nonblank if _SENTENCE.search(line)) / len(nonblank)
+        return share <= 0.0
+    n = len(nonblank)
+    hits = 0
+    for seen, line in enumerate(nonblank, start=1):
+        if pattern.search(line):
+            hits += 1
+            if hits / n >= share:
+                return True
+        elif (hits + n - seen) / n < share:
+            return False
+    return hits / n >= share
 
 
 def _detect_language(text: str, path: str | None) -> str | None:
@@ -614,7 +702,7 @@ def _classify(text: str, hints: _Hints, *, whole: bool, prechecked: bool = False
         not says_code
         and not is_log
         and not records
-        and (_code_share(lines) >= 0.2 or _prose_share(lines) < 0.6)
+        and (_share_at_least(lines, _CODE_LINE, 0.2) or not _share_at_least(lines, _SENTENCE, 0.6))
     ):
         language = _detect_language(text, path)
         if language is not None:
@@ -704,8 +792,12 @@ def _split_json_body(text: str) -> tuple[str, str, str] | None:
     return None
 
 
-_JSON_OPENER = re.compile(r"^[\[{]\s*$", re.M)
-_JSON_CLOSERS = {c: re.compile(r"^" + re.escape(c) + r",?[ \t]*$", re.M) for c in "}]"}
+# Searched in the text with a line break put before it: a pattern that starts with a
+# literal (`\n`) is scanned for in a tight loop, one that starts with `^` is tried at
+# every position. A match at offset k of `"\n" + text` is the line starting at offset k
+# of the text.
+_JSON_OPENER = re.compile(r"\n[\[{]\s*$", re.M)
+_JSON_CLOSERS = {c: re.compile(r"\n" + re.escape(c) + r",?[ \t]*$", re.M) for c in "}]"}
 
 
 def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
@@ -715,20 +807,23 @@ def _embedded_json_blocks(text: str) -> list[tuple[int, int]]:
     opener then looks up the closers after it by bisection. Searching the rest of the
     text from every opener instead made a text of unclosed `{` lines quadratic.
     """
-    closers = {c: [m.start() + 1 for m in pattern.finditer(text)] for c, pattern in _JSON_CLOSERS.items()}
+    after_break = "\n" + text
+    closers = {
+        c: [m.start() + 1 for m in pattern.finditer(after_break)] for c, pattern in _JSON_CLOSERS.items()
+    }
     if not closers["}"] and not closers["]"]:
         return []
     blocks: list[tuple[int, int]] = []
     attempts = 0
     pos = 0
-    for match in _JSON_OPENER.finditer(text):
+    for match in _JSON_OPENER.finditer(after_break):
         if attempts >= _MAX_JSON_ATTEMPTS:
             break
         start = match.start()
         if start < pos:
             continue  # inside a block already taken
         ends = closers["}" if text[start] == "{" else "]"]
-        for end in ends[bisect.bisect_right(ends, match.end()) :]:
+        for end in ends[bisect.bisect_right(ends, match.end() - 1) :]:
             if attempts >= _MAX_JSON_ATTEMPTS:
                 break
             attempts += 1

@@ -61,6 +61,17 @@ def _endless_fields(size: int) -> str:
     return head + "Tail: " + "x=" * ((size - len(head)) // 2)
 
 
+def _continued_field(size: int) -> str:
+    """One `Key: value` stanza whose value runs on over indented continuation lines
+    (Debian control style): a parser that rebuilt the value on every line went quadratic."""
+    head = (
+        "Package: adversarial\nVersion: 1.0\nArchitecture: all\nMaintainer: nobody\n"
+        "Section: misc\nPriority: optional\nDescription: a value that never ends\n"
+    )
+    line = " continued line of the same field value\n"
+    return head + line * ((size - len(head)) // len(line))
+
+
 GENERATORS: dict[str, Callable[[int], str]] = {
     "unclosed_brackets": _unclosed_brackets,
     "long_line": _long_line,
@@ -70,6 +81,7 @@ GENERATORS: dict[str, Callable[[int], str]] = {
     "deep_nesting": _deep_nesting,
     "repeated_separators": _repeated_separators,
     "endless_fields": _endless_fields,
+    "continued_field": _continued_field,
 }
 
 

@@ -219,6 +219,14 @@ def _stamp_candidates(text: str, starts: list[int]) -> bytearray:
     return out
 
 
+def _distinct_lines(lines: list[str]) -> tuple[list[str], list[int]]:
+    """The distinct lines in order of first appearance, and for each line the index of
+    its text among them."""
+    index_of: dict[str, int] = {}
+    copy_of = [index_of.setdefault(line, len(index_of)) for line in lines]
+    return list(index_of), copy_of
+
+
 def _is_transcript(lines: list[str]) -> tuple[bool, dict[int, re.Match[str] | None]]:
     """Few lines carry a timestamp: the output of a command (apt, pip, npm, make, cargo,
     a CI step), where problems are reported in words rather than with levels. Judged on
@@ -397,20 +405,34 @@ class LogCompressor:
         for i in range(max(0, n - cfg.keep_tail), n):
             keep[i] = 1
         important = 0
-        starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        # Lines repeat (a retried request, a step run again, a file read twice): the scans
+        # below read each distinct line once, and what they find holds for its copies.
+        distinct, copy_of = _distinct_lines(lines)
+        distinct_text = "\n".join(distinct)
+        starts = list(itertools.accumulate((len(line) + 1 for line in distinct), initial=0))
         transcript, sampled_stamps = _is_transcript(lines)
         # A transcript has few timestamps: find the lines that may hold one in one scan.
         # A log has one on nearly every line: look at each line.
-        stamped = _stamp_candidates(text, starts) if transcript else bytearray(b"\x01") * n
+        if transcript:
+            stamped = bytearray(map(_stamp_candidates(distinct_text, starts).__getitem__, copy_of))
+        else:
+            stamped = bytearray(b"\x01") * n
+        hinted = bytearray(len(distinct))
+        for d in _candidate_lines(distinct_text, distinct, starts, transcript):
+            hinted[d] = 1
         after = 1 if transcript else 0  # a transcript's problem line is often explained by the next
         i = 0
         warnings_seen: dict[str, int] = {}
-        for candidate in _candidate_lines(text, lines, starts, transcript):
+        judged: dict[int, bool] = {}  # `_is_important` of each distinct line
+        for candidate in [index for index, d in enumerate(copy_of) if hinted[d]]:
             if candidate < i:
                 continue  # inside the trace of an earlier important line
             i = candidate
             line = lines[i]
-            if not _is_important(line, transcript):
+            verdict = judged.get(copy_of[i])
+            if verdict is None:
+                verdict = judged[copy_of[i]] = _is_important(line, transcript)
+            if not verdict:
                 continue
             if transcript and _is_repeated_warning(line, warnings_seen):
                 continue
@@ -433,20 +455,34 @@ class LogCompressor:
 
         templates: dict[str, _Template] = {}
         line_template: list[_Template | None] = [None] * n
+        # What a line templates to depends on its text alone: a copy of a line templated
+        # before joins that line's template without being split again (its values are that
+        # line's, so they change nothing the first one did not).
+        template_of: list[_Template | None] = [None] * len(distinct)
+        time_of: list[str | None] = [None] * len(distinct)
         for index, line in enumerate(lines):
             if keep[index]:
+                continue
+            tpl = template_of[copy_of[index]]
+            if tpl is not None:
+                tpl.count += 1
+                tpl.last_index = index
+                time = time_of[copy_of[index]]
+                if time is not None:
+                    tpl.last_time = time  # the first time is set: this line's first copy set it
+                line_template[index] = tpl
                 continue
             if index in sampled_stamps:
                 stamp = sampled_stamps[index]
             else:
                 stamp = _timestamp(line) if stamped[index] else None
             if stamp is None:
-                body = line
+                time, body = None, line
             else:
                 # A leading timestamp is dropped (the count note carries first/last);
                 # one inside the line (a JSON field) is marked where it was.
                 filler = "" if stamp.start() <= 1 else "<time>"
-                body = line[: stamp.start()] + filler + line[stamp.end() :]
+                time, body = stamp.group(0), line[: stamp.start()] + filler + line[stamp.end() :]
             truncated = len(body) > _TEMPLATE_CHARS
             body = body[:_TEMPLATE_CHARS]
             parts = _VARIABLE_SPLIT.split(body)  # literal, variable, literal, ..., literal
@@ -464,11 +500,13 @@ class LogCompressor:
             tpl.truncated = tpl.truncated or truncated
             tpl.count += 1
             tpl.last_index = index
-            if stamp is not None:
+            if time is not None:
                 if tpl.first_time is None:
-                    tpl.first_time = stamp.group(0)
-                tpl.last_time = stamp.group(0)
+                    tpl.first_time = time
+                tpl.last_time = time
             line_template[index] = tpl
+            template_of[copy_of[index]] = tpl
+            time_of[copy_of[index]] = time
 
         folded = _fold_similar(templates)
         for index, tpl in enumerate(line_template):

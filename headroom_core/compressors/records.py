@@ -110,6 +110,10 @@ def _parse(lines: list[str]) -> _Parsed | None:
     records: list[_Record] = []
     current: _Record | None = None
     last_key: str | None = None
+    # The lines of fields with continuation lines, joined once at the end: adding each line
+    # to the value as it comes copied the value every time (quadratic on a long field).
+    continued: list[tuple[_Record, str, list[str]]] = []
+    field_lines: list[str] | None = None  # the lines of `last_key`'s value, once continued
     fields = other = 0
     in_field = False
     for i, line in enumerate(lines):
@@ -120,14 +124,14 @@ def _parse(lines: list[str]) -> _Parsed | None:
                 current.end = i
                 records.append(current)
                 current = None
-            last_key = None
+            last_key, field_lines = None, None
             continue
         if shape == "section":
             if current is not None:
                 current.end = i
                 records.append(current)
             current = _Record(i, title=line.strip())
-            last_key = None
+            last_key, field_lines = None, None
             continue
         if current is None:
             # A record that opens with a non-field line (`HTTP/2 200`, `From ...`) is
@@ -137,20 +141,25 @@ def _parse(lines: list[str]) -> _Parsed | None:
         if shape == "field":
             fields += 1
             assert match is not None
-            last_key = match.group("key")
+            last_key, field_lines = match.group("key"), None
             if last_key not in current.fields:
                 current.fields[last_key] = line[match.end() :].rstrip("\r")
             else:
                 last_key = None  # a repeated key inside one record: shown, not tracked
         elif shape == "continuation":
             if last_key is not None:
-                current.fields[last_key] += "\n" + line.strip()
+                if field_lines is None:
+                    field_lines = [current.fields[last_key]]
+                    continued.append((current, last_key, field_lines))
+                field_lines.append(line.strip())
         elif shape == "other":
             other += 1
-            last_key = None
+            last_key, field_lines = None, None
     if current is not None:
         current.end = max(current.end, current.start + 1)
         records.append(current)
+    for record, key, value_lines in continued:
+        record.fields[key] = "\n".join(value_lines)
     if fields < 5 or other > 0.5 * fields:
         return None
     flat = len(records) < _MIN_RECORDS  # one or two big stanzas: each line is a record

@@ -41,7 +41,13 @@ def _mixed(size: int) -> str:
 
 # Shapes made of short lines only: a compressor that declines texts with a very long line
 # (code, for one) must still be measured on something it works on.
-_LINE_SHAPES = ("unclosed_brackets", "repeated_separators", "long_word_lines", "bracket_lines")
+_LINE_SHAPES = (
+    "unclosed_brackets",
+    "repeated_separators",
+    "long_word_lines",
+    "bracket_lines",
+    "continued_field",
+)
 
 
 def _lines_only(size: int) -> str:
