@@ -27,6 +27,8 @@ from headroom_core import _ccr
 from headroom_core._ccr import RETRIEVE_TOOL_NAME, TABLE_HEADER_PREFIX
 from headroom_core._config import DEFAULT_MODEL, HeadroomConfig
 from headroom_core._counting import (
+    REPLY_PRIMING,
+    count_message_tokens,
     count_tokens,
     counting_scope,
     estimate_limit,
@@ -567,6 +569,12 @@ def _compress(
     if token_budget is not None or config.context.fit_to_model_window or config.context.cache_align:
         from headroom_core.context import ManagedState, manage_prepared
 
+        # Counted message by message (what `count_tokens` sums), so that fitting prices
+        # its units from these counts instead of counting every message again.
+        message_tokens = [
+            count_message_tokens(m, model, memo=memo, image_provider=provider, estimate_above=limit)
+            for m in out
+        ]
         state = ManagedState(
             messages=out,
             model=model,
@@ -574,11 +582,18 @@ def _compress(
             tokenizer=tokenizer,
             store=store,
             memo=memo,
-            tokens_before=count_tokens(out, model, memo=memo, image_provider=provider, estimate_above=limit),
+            tokens_before=REPLY_PRIMING + sum(message_tokens) if out else 0,
             stashed=stashed,
+            message_tokens=message_tokens,
         )
         out, context_report = manage_prepared(state, query=query, config=config, token_budget=token_budget)
-    tokens_after = count_tokens(out, model, memo=memo, image_provider=provider, estimate_above=limit)
+    # The context manager's last count is of these very messages, with the same memo (and,
+    # like this count, it releases the token ids the first count kept for the compressors).
+    tokens_after = (
+        context_report.tokens_after
+        if context_report is not None
+        else count_tokens(out, model, memo=memo, image_provider=provider, estimate_above=limit)
+    )
     ccr_keys = list(dict.fromkeys(k for t in transforms for k in t.ccr_keys))
     if context_report is not None:
         ccr_keys.extend(k for k in context_report.ccr_keys if k not in ccr_keys)

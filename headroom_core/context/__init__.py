@@ -126,6 +126,9 @@ class ManagedState:
     tokens_before: int
     stashed: set[str] = field(default_factory=set)
     """Keys stored by this call (the store must not evict them)."""
+    message_tokens: list[int] | None = None
+    """Tokens of each message of `messages` (`tokens_before` is their sum plus the reply
+    priming), so fitting prices its units without counting them again; None counts them."""
 
 
 def manage_context(
@@ -197,13 +200,25 @@ def manage_prepared(
     budget = resolve_budget(model, config, token_budget)
     report = ContextReport(budget, tokens_before, tokens_before, strategy=ctx.strategy)
 
+    message_tokens = state.message_tokens
     aligner = CacheAligner()  # breakpoints go in after fitting, on the final messages
     if ctx.cache_align:
         out, report.cache = aligner.align(out, provider=fmt)
+        message_tokens = None  # the aligned messages are counted again
 
+    # True once `report.tokens_after` is the count of `out` as it stands (the stable
+    # strategy counts its result to check it): the final count is then not repeated.
+    counted = False
     if budget is not None and out:
-        fitted = _fit_stable(out, budget, state, fmt, config, report) if ctx.strategy == "stable" else None
-        out = fitted if fitted is not None else _fit_scored(out, budget, state, fmt, query, config, report)
+        fitted = (
+            _fit_stable(out, budget, state, fmt, config, report, message_tokens)
+            if ctx.strategy == "stable"
+            else None
+        )
+        if fitted is not None:
+            out, counted = fitted, True
+        else:
+            out = _fit_scored(out, budget, state, fmt, query, config, report)
         if report.over_budget:
             message = (
                 f"over budget: the protected messages (system prompt, first user message, current "
@@ -222,7 +237,11 @@ def manage_prepared(
     ):
         stable = _note_index(out)
         report.cache.breakpoints = aligner.add_breakpoints(out, stable if stable is not None else len(out))
-    report.tokens_after = count_tokens(out, model, memo=memo, image_provider=provider, estimate_above=limit)
+        counted = counted and not report.cache.breakpoints  # placing one rewrites a message
+    if not counted:
+        report.tokens_after = count_tokens(
+            out, model, memo=memo, image_provider=provider, estimate_above=limit
+        )
     report.ccr_keys = list(dict.fromkeys(report.ccr_keys))
     return out, report
 
@@ -234,9 +253,12 @@ def _fit_stable(
     fmt: str,
     config: HeadroomConfig,
     report: ContextReport,
+    message_tokens: list[int] | None = None,
 ) -> list[dict[str, Any]] | None:
     """The 'stable' strategy; None when it cannot reach the budget (the caller then fits
-    this call on its own, and the report says the prefix may move)."""
+    this call on its own, and the report says the prefix may move). `message_tokens`: the
+    count of each message of `out`, when known. On success `report.tokens_after` is the
+    count of the messages returned."""
     ctx = config.context
     model, memo, tokenizer, store = state.model, state.memo, state.tokenizer, state.store
     provider = config.images.provider
@@ -244,7 +266,9 @@ def _fit_stable(
     units = group_units(out, protect_first_user=ctx.protect_first_user)
     for unit in units:
         unit.tokens = sum(
-            count_message_tokens(out[i], model, memo=memo, image_provider=provider, estimate_above=limit)
+            message_tokens[i]
+            if message_tokens is not None
+            else count_message_tokens(out[i], model, memo=memo, image_provider=provider, estimate_above=limit)
             for i in unit.indices
         )
     placeholder_key = "0" * _ccr.KEY_LENGTH if store is not None else None
@@ -295,6 +319,7 @@ def _fit_stable(
         )
         report.strategy = "importance"  # what actually ran
         return None
+    report.tokens_after = actual
     report.protected_tokens = sum(u.tokens for u in units if u.protected) + 3
     report.block_drops = plan.block_drops
     report.stable_prefix_since = units[plan.last_drop_unit].start if plan.last_drop_unit is not None else 0
