@@ -446,6 +446,7 @@ def label_one(args: tuple[Image.Image, str, str, bool]) -> dict | None:
             {
                 "level": level,
                 "tokens": c.tokens,
+                "size": list(c.size),
                 "ssim": c.ssim,
                 "detail": c.detail_kept,
                 "visual": visual,
@@ -615,7 +616,15 @@ def run_time_choice(row: dict, start: str, text_predicted: bool, ocr_on: bool) -
         ok = r["passed"] if ocr_on else r["ssim"] >= BAR.min_ssim and r["detail"] >= min_detail
         return r if ok else None
 
-    found = _compress.choose_level(levels, start, attempt, explore=not (text and not ocr_on))
+    # Rows written before sizes were recorded search as the run time did then.
+    sized = all("size" in r for r in row["levels"])
+    found = _compress.choose_level(
+        levels,
+        start,
+        attempt,
+        explore=not (text and not ocr_on),
+        size_of=(lambda level: tuple(by_level[level]["size"])) if sized else None,
+    )
     return found if found is not None else {**_NONE, "tokens": row["tokens_before"]}
 
 

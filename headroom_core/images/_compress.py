@@ -293,7 +293,11 @@ T = TypeVar("T")
 
 
 def choose_level(
-    levels: Sequence[str], start: str, attempt: Callable[[str], T | None], explore: bool = True
+    levels: Sequence[str],
+    start: str,
+    attempt: Callable[[str], T | None],
+    explore: bool = True,
+    size_of: Callable[[str], tuple[int, int]] | None = None,
 ) -> T | None:
     """The run-time search around the router's guess `start`.
 
@@ -302,14 +306,30 @@ def choose_level(
     cautious; the measurement is the judge), unless `explore` is off (then the guess is
     a cap: the bar it was trained on cannot be measured here). If the guess fails,
     milder levels are tried in turn. At most `len(levels)` attempts.
+
+    With `size_of` (a level's output size), a failed stronger level ends the search only
+    for levels that are not larger than it: OpenAI's low detail costs 85 tokens at up to
+    512 px, which is larger than half of an image under 1024 px, so it may pass where
+    half failed.
     """
     i = levels.index(start) if start in levels else len(levels) - 1
     best = attempt(levels[i])
     if best is not None:
+        failed: tuple[int, int] | None = None
         for level in levels[i + 1 :] if explore else ():
+            if failed is not None:
+                if size_of is None:
+                    break
+                w, h = size_of(level)
+                if w < failed[0] or h < failed[1]:
+                    continue
             stronger = attempt(level)
             if stronger is None:
-                break
+                if failed is None and size_of is not None:
+                    failed = size_of(level)
+                elif size_of is None:
+                    break
+                continue
             best = stronger
         return best
     for level in reversed(levels[:i]):
@@ -720,7 +740,12 @@ def _decide(
     levels = [lv for lv in LEVELS if low_ok or lv != "low"]
     # Without OCR the router's guess (trained on the OCR bar) caps a text-bearing image.
     explore = not (keep_text and words is None)
-    chosen = choose_level(levels, start, attempt, explore=explore)
+
+    def size_of(level: str) -> tuple[int, int]:
+        p = plan(provider, level, work.width, work.height, detail)
+        return p.width, p.height
+
+    chosen = choose_level(levels, start, attempt, explore=explore, size_of=size_of)
     if chosen is not None and explore:
         # Shrinking far below the levels is for images without text to read: not for one
         # the router's text detector calls text-bearing when tesseract reads little in it

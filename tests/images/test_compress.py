@@ -219,3 +219,26 @@ def test_choose_level_search_order():
     tried.clear()
     assert choose_level(levels, "half", passes_up_to("half")) == "half"
     assert tried == ["half", "low"]
+
+
+def test_choose_level_tries_a_larger_level_after_a_failed_smaller_one():
+    """OpenAI's low detail (85 tokens, up to 512 px) is larger than half of a 720-px image:
+    it may pass where half failed, so a failed half does not end the search for it."""
+    from headroom_core.images._compress import choose_level
+
+    levels = ("keep", "fewer_tiles", "half", "low")
+    sizes = {"keep": (720, 480), "fewer_tiles": (512, 341), "half": (360, 240), "low": (512, 341)}
+    passing = {"keep", "fewer_tiles", "low"}
+    tried: list[str] = []
+
+    def attempt(level):
+        tried.append(level)
+        return level if level in passing else None
+
+    assert choose_level(levels, "keep", attempt, size_of=sizes.__getitem__) == "low"
+    assert tried == ["keep", "fewer_tiles", "half", "low"]
+    # A stronger level smaller than the failed one is not tried.
+    sizes["low"] = (300, 200)
+    tried.clear()
+    assert choose_level(levels, "keep", attempt, size_of=sizes.__getitem__) == "fewer_tiles"
+    assert tried == ["keep", "fewer_tiles", "half"]
