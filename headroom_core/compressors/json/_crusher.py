@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 
 from headroom_core import _ccr
+from headroom_core._counting import count_once
 from headroom_core.compressors._base import CompressContext, Compressed
 from headroom_core.compressors.json._numbers import dumpb, loads
 from headroom_core.compressors.json._plan import (
@@ -45,11 +46,22 @@ from headroom_core.compressors.json._table import _Table, _table_for
 # --------------------------------------------------------------------------- token estimates
 
 
+_SAMPLE_WINDOW = 4000
+"""Characters in each of the three windows a long text's count is extrapolated from."""
+
+
 def _estimate_tokens(text: str, ctx: CompressContext) -> int:
-    """Tokens of `text`: exact for short texts, from three sampled windows for long ones."""
-    window = 4000
+    """Tokens of `text`: exact for short texts, from three sampled windows for long ones.
+
+    A short text's exact count is shared with the pipeline for this `compress()` call (see
+    `counting_scope`): the tool output the pipeline counted before compressing is not
+    encoded again, and the lossless form, when it becomes the output, is not encoded again
+    by the pipeline. A long text keeps its sampled estimate even when the pipeline knows the exact
+    count, so the crusher decides the same whether or not it runs inside `compress()`.
+    """
+    window = _SAMPLE_WINDOW
     if len(text) <= 3 * window:
-        return ctx.tokenizer.count(text)
+        return count_once(text, ctx.tokenizer)
     middle = len(text) // 2 - window // 2
     sample = text[:window] + text[middle : middle + window] + text[-window:]
     return round(ctx.tokenizer.count(sample) * len(text) / len(sample))
@@ -204,28 +216,50 @@ def _has_duplicate_keys(text: str) -> bool:
     return found
 
 
+class _LazyTokens:
+    """`_estimate_tokens(text, ctx)`, made the first time a decision needs it: a large
+    document whose lossless form is over `lossless_max_tokens` and has no long text to cut
+    never compares against its own size, so its count (a sampled encode) is never made."""
+
+    __slots__ = ("_ctx", "_text", "_value")
+
+    def __init__(self, text: str, ctx: CompressContext) -> None:
+        self._text = text
+        self._ctx = ctx
+        self._value: int | None = None
+
+    @property
+    def value(self) -> int:
+        if self._value is None:
+            self._value = _estimate_tokens(self._text, self._ctx)
+        return self._value
+
+
 def _crush_document(text: str, doc: Any, ctx: CompressContext) -> Compressed | None:
     cfg = ctx.config.json
-    original_tokens = _estimate_tokens(text, ctx)
+    original = _LazyTokens(text, ctx)
 
     lossless_state = _Walk(ctx, lossy=False)
     _walk(doc, (), lossless_state)
     lossless_replacements = _table_replacements(lossless_state)
     lossless = _assemble(doc, lossless_replacements)
-    lossless_tokens = _estimate_tokens(lossless, ctx)
+    lossless_tokens = _LazyTokens(lossless, ctx)
     n_tables = len(lossless_replacements)
     lossless_summary = f"lossless: {n_tables} table(s), minified" if n_tables else "lossless: minified"
 
     def lossless_result() -> Compressed | None:
-        if lossless_tokens >= original_tokens and len(lossless) >= len(text):
+        # Lengths first: the counts are needed only when the lossless form is not shorter.
+        if len(lossless) >= len(text) and lossless_tokens.value >= original.value:
             return None
         if _has_duplicate_keys(text):
             return None  # orjson kept only the last value; a rewrite would lose the others unseen
         return Compressed(lossless, (), lossless_summary)
 
     cap = cfg.lossless_max_tokens
-    fits = cap is None or lossless_tokens <= cap
-    if not ctx.can_drop or (fits and lossless_tokens <= cfg.target_ratio * original_tokens):
+    if not ctx.can_drop:
+        return lossless_result()
+    fits = cap is None or lossless_tokens.value <= cap
+    if fits and lossless_tokens.value <= cfg.target_ratio * original.value:
         return lossless_result()
 
     state = _Walk(ctx, lossy=True, table_cache=lossless_state.table_cache)
@@ -272,11 +306,11 @@ def _crush_document(text: str, doc: Any, ctx: CompressContext) -> Compressed | N
     cut_paths = {path: "cut" for path, plan in state.plans.items() if plan.long_text}
     if cut_paths:
         cut_tokens = _estimate_tokens(render(cut_paths, stand_in)[0], ctx)
-        if cut_tokens <= cfg.target_ratio * original_tokens:
+        if cut_tokens <= cfg.target_ratio * original.value:
             modes, tokens = cut_paths, cut_tokens
     if tokens < 0:
         tokens = _estimate_tokens(render({}, stand_in)[0], ctx)
-    if tokens >= lossless_tokens:
+    if tokens >= lossless_tokens.value:
         return lossless_result()
     key = ctx.stash(text, "json", paths=[list(path) for path in state.plans])
     out_text, summary = render(modes, key)

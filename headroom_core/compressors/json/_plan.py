@@ -22,6 +22,7 @@ from headroom_core.compressors.json._signals import (
     _extreme_positions,
     _fmt_num,
     _long_text_bytes,
+    _median,
     _nested_columns,
     _positional_columns,
     _query_fields,
@@ -356,7 +357,7 @@ def _summary(
         if positions is None:
             continue
         high, low = (_number_text(values[i], float(series[i])) for i in positions)
-        median = _fmt_num(float(np.median(series[np.isfinite(series)])))
+        median = _fmt_num(_median(series[np.isfinite(series)]))
         label = _short(name, 40) + ": " if name is not None else ""
         parts.append(f"{label}min {low}, median {median}, max {high}")
         shown_numeric += 1

@@ -195,12 +195,42 @@ def _is_error_item(item: Any, text: str) -> bool:
     return False
 
 
+_LOG_ERROR_CUES = (
+    "Traceback (most recent call last)",
+    *_LOG_LEVEL_WORDS,
+    "Error:",
+    "Exception:",
+    "panic:",
+    "ailed",
+    "ailure",
+)
+"""Every verdict of `_log_line_error` needs one of these substrings in the line."""
+
+
+def _may_hold_log_error(items: Sequence[Any], texts: Sequence[str], indices: Sequence[int]) -> bool:
+    """False when no string or row among `items[indices]` contains a substring that
+    `_log_line_error` looks for: then none of them is an error line, and the per-item test
+    (a dozen searches and a Python call per item) is skipped. One search per cue over all
+    the lines joined: no cue holds the separator, so none is found across two lines."""
+    lines = [
+        items[i] if isinstance(items[i], str) else texts[i]
+        for i in indices
+        if isinstance(items[i], (str, list))
+    ]
+    if not lines:
+        return False
+    joined = "\x00".join(lines)
+    return any(cue in joined for cue in _LOG_ERROR_CUES)
+
+
 def _error_indices(items: Sequence[Any], texts: Sequence[str], columns: list[_Column] | None) -> list[int]:
     """Indices of error-like items. With record columns the test runs column by column:
     only error/status/message-like fields are looked at, and each distinct status value is
     matched once (the same verdicts as `_is_error_record`, much cheaper on large arrays)."""
     n = len(items)
     if columns is None:
+        if not _may_hold_log_error(items, texts, range(n)):
+            return [i for i in range(n) if isinstance(items[i], dict) and _is_error_record(items[i])]
         return [i for i in range(n) if _is_error_item(items[i], texts[i])]
     flagged = [False] * n
     for column in columns:
@@ -234,9 +264,10 @@ def _error_indices(items: Sequence[Any], texts: Sequence[str], columns: list[_Co
                 flagged[i] = http_key and 500 <= value <= 599
             elif type(value) is dict:
                 flagged[i] = _is_error_record(value, 1)
-    for i, item in enumerate(items):
-        if not flagged[i] and not isinstance(item, dict):
-            flagged[i] = _is_error_item(item, texts[i])
+    rest = [i for i in range(n) if not flagged[i] and not isinstance(items[i], dict)]
+    if _may_hold_log_error(items, texts, rest):
+        for i in rest:
+            flagged[i] = _is_error_item(items[i], texts[i])
     return [i for i in range(n) if flagged[i]]
 
 
@@ -264,6 +295,47 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _median(values: np.ndarray) -> float:
+    """`float(np.median(values))` for a non-empty 1-D float64 array, computed the way
+    numpy computes it (partition around the middle; the middle value, or the mean of the
+    two middle ones summed from 0.0; NaN when any value is NaN) without the generic axis
+    handling that costs several times the work on the short columns of tool outputs.
+    `tests/compressors/test_speed_json_median.py` holds it to `np.median` bit for bit."""
+    n = values.size
+    if n == 0:
+        return float(np.median(values))  # NaN with numpy's warning, as before
+    half = n // 2
+    if n % 2:
+        part = np.partition(values, (half, -1))
+        middle = 0.0 + float(part[half])
+    else:
+        part = np.partition(values, (half - 1, half, -1))
+        middle = (0.0 + float(part[half - 1]) + float(part[half])) / 2
+    # A NaN sorts last; numpy's median is then NaN whatever the middle holds.
+    return math.nan if math.isnan(part[-1]) else middle
+
+
+def _deciles_1_5_9(values: np.ndarray) -> tuple[float, float, float]:
+    """`np.percentile(values, [10, 50, 90])` of a 1-D float64 array of at least two finite
+    values, by numpy's default ('linear') rule done on three scalars: the virtual index
+    `(n - 1) * q`, the two order statistics around it, and numpy's interpolation
+    (`a + (b - a) * t`, or `b - (b - a) * (1 - t)` from `t = 0.5` on). Held to
+    `np.percentile` bit for bit by `tests/compressors/test_speed_json_median.py`."""
+    last = values.size - 1
+    below = [math.floor(last * q) for q in (0.1, 0.5, 0.9)]
+    part = np.partition(values, sorted({0, last, *below, *(min(b + 1, last) for b in below)}))
+    out = []
+    for q, b in zip((0.1, 0.5, 0.9), below):
+        if b >= last:  # numpy takes the largest value there (only for enormous arrays)
+            out.append(float(part[last]))
+            continue
+        t = last * q - b
+        low, high = float(part[b]), float(part[b + 1])
+        step = high - low
+        out.append(high - step * (1 - t) if t >= 0.5 else low + step * t)
+    return out[0], out[1], out[2]
+
+
 def _robust_outliers(x: np.ndarray, limit: int) -> list[tuple[float, int]]:
     """(strength, position) of robust outliers: |modified z| > 3.5 by median/MAD."""
     finite = np.isfinite(x)
@@ -272,15 +344,15 @@ def _robust_outliers(x: np.ndarray, limit: int) -> list[tuple[float, int]]:
     values = x[finite]
     positions = np.flatnonzero(finite)
     if values.min() > 0:
-        p10, p50, p90 = np.percentile(values, [10, 50, 90])
+        p10, p50, p90 = _deciles_1_5_9(values)
         if p90 - p50 > 1.25 * (p50 - p10):
             # Right-skewed positive data (amounts, latencies, sizes): deviations are
             # multiplicative, so judge them on a log scale; this also finds the 3-cent
             # payment among 30-euro ones. Symmetric data (scores 1-40) stays linear.
             values = np.log(values)
-    median = float(np.median(values))
+    median = _median(values)
     deviation = np.abs(values - median)
-    mad = float(np.median(deviation))
+    mad = _median(deviation)
     if mad > 0:
         strength = 0.6745 * deviation / mad
         flagged = np.flatnonzero(strength > 3.5)
@@ -305,14 +377,14 @@ def _change_points(x: np.ndarray, max_points: int = 2, min_segment: int = 5) -> 
     positions = np.flatnonzero(finite)
     values = x[finite]
     # Clip outliers first: a single spike is an anomaly (kept elsewhere), not a level shift.
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    median = _median(values)
+    spread = 1.4826 * _median(np.abs(values - median))
     if spread > 0:
         values = np.clip(values, median - 5 * spread, median + 5 * spread)
     steps = np.diff(values)
     if np.all(steps >= 0) or np.all(steps <= 0):
         return []  # monotonic (ids, timestamps, sorted columns): a trend, not a shift
-    sigma = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / math.sqrt(2)
+    sigma = 1.4826 * _median(np.abs(steps - _median(steps))) / math.sqrt(2)
     if sigma <= 0:
         sigma = 0.05 * float(np.std(values))
     if sigma <= 0:
