@@ -19,7 +19,6 @@ from headroom_core.compressors import code_compressor
 from tests.support import make_ctx
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPUS = Path("/work/shared/corpus")
 _EXTENSIONS = {
     ".c": "c",
     ".cpp": "cpp",
@@ -83,11 +82,10 @@ _WRITTEN: list[tuple[str, str]] = [
 
 def _real_sources() -> list[tuple[str, str]]:
     found = []
-    for root in (FIXTURES, CORPUS):
-        for path in sorted(root.rglob("*")) if root.is_dir() else []:
-            language = _EXTENSIONS.get(path.suffix)
-            if language is not None and path.is_file():
-                found.append((language, path.read_text(encoding="utf-8")))
+    for path in sorted(FIXTURES.rglob("*")):
+        language = _EXTENSIONS.get(path.suffix)
+        if language is not None and path.is_file():
+            found.append((language, path.read_text(encoding="utf-8")))
     return found
 
 

@@ -216,15 +216,8 @@ def test_count_after_edits_equals_counting_the_output(model: str) -> None:
     assert exact > 150
 
 
-def test_code_outline_is_counted_from_the_inputs_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    import inspect
-    import textwrap
-
-    source = inspect.getsource(textwrap)
-    messages = [
-        {"role": "user", "content": "How does TextWrapper split words?"},
-        {"role": "tool", "tool_call_id": "c1", "content": source},
-    ]
+def _record_encodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the tokenizer encodes while `monkeypatch` holds (a `MonkeyPatch.context()`)."""
     encoded: list[str] = []
     real_encode = Tokenizer.encode
 
@@ -233,11 +226,24 @@ def test_code_outline_is_counted_from_the_inputs_ids(monkeypatch: pytest.MonkeyP
         return real_encode(self, text)
 
     monkeypatch.setattr(Tokenizer, "encode", spy)
-    result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=MemoryCCRStore()))
+    return encoded
+
+
+def test_code_outline_is_counted_from_the_inputs_ids() -> None:
+    import inspect
+    import textwrap
+
+    source = inspect.getsource(textwrap)
+    messages = [
+        {"role": "user", "content": "How does TextWrapper split words?"},
+        {"role": "tool", "tool_call_id": "c1", "content": source},
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        encoded = _record_encodes(patch)
+        result = compress(messages, "gpt-4o", config=HeadroomConfig(ccr_store=MemoryCCRStore()))
     output = result.messages[1]["content"]
     assert output != source and result.transforms_applied[0].compressor == "code"
     assert encoded.count(source) == 1 and output not in encoded  # counted from the edits
-    monkeypatch.setattr(Tokenizer, "encode", real_encode)
     assert result.tokens_after == count_tokens(result.messages, "gpt-4o")
     assert result.transforms_applied[0].tokens_after == get_tokenizer("gpt-4o").count(output)
     assert _counting._token_ids.get() is None  # the call's final count released the ids
@@ -308,19 +314,12 @@ def test_outline_by_parts_is_counted_from_the_inputs_ids(monkeypatch: pytest.Mon
         {"role": "user", "content": "How does ArgumentParser parse_known_args work?"},
         {"role": "tool", "tool_call_id": "c1", "content": source},
     ]
-    encoded: list[str] = []
-    real_encode = Tokenizer.encode
-
-    def spy(self: Tokenizer, text: str) -> list[int]:
-        encoded.append(text)
-        return real_encode(self, text)
-
-    monkeypatch.setattr(Tokenizer, "encode", spy)
-    result = compress(messages, "gpt-4o", config=config)
+    with pytest.MonkeyPatch.context() as patch:
+        encoded = _record_encodes(patch)
+        result = compress(messages, "gpt-4o", config=config)
     output = result.messages[1]["content"]
     assert "outlined in" in result.transforms_applied[0].summary
     assert len(output) > 20_000 and not any(output.startswith(text) for text in encoded)
-    monkeypatch.setattr(Tokenizer, "encode", real_encode)
     assert result.transforms_applied[0].tokens_after == get_tokenizer("gpt-4o").count(output)
     assert result.tokens_after == count_tokens(result.messages, "gpt-4o")
 

@@ -26,7 +26,6 @@ from headroom_core.compressors.json._numbers import loads
 from tests.support import make_ctx
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPUS = Path("/work/shared/corpus")
 
 # --------------------------------------------------------------------------- the plain rule
 
@@ -85,8 +84,6 @@ def session_outputs() -> list[str]:
 def documents() -> list[tuple[str, str]]:
     docs = []
     paths = sorted(FIXTURES.glob("*.json"))
-    if CORPUS.is_dir():
-        paths += sorted(CORPUS.glob("*.json"))
     for path in paths:
         docs.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
     for i, text in enumerate(session_outputs()):

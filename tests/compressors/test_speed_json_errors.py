@@ -16,7 +16,6 @@ from headroom_core.compressors.json import _signals
 from headroom_core.compressors.json._numbers import dumps, loads
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPUS = Path("/work/shared/corpus")
 
 
 def plain_error_indices(items: list[Any]) -> list[int]:
@@ -49,8 +48,6 @@ def real_arrays() -> list[list[Any]]:
     from benchmarks.workloads.context_workloads import agent_session
 
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(FIXTURES.glob("*.json"))]
-    if CORPUS.is_dir():
-        texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(CORPUS.glob("*.json"))]
     messages, _ = agent_session(200)
     for message in [*messages, *session()]:
         content = message.get("content")

@@ -18,7 +18,6 @@ from headroom_core.compressors import log_compressor as logs
 from headroom_core.compressors import records as records_module
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPUS = Path("/work/shared/corpus")
 
 LOG_FIXTURES = [
     "loghub_HDFS_2k.log",

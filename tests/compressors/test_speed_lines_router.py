@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from pathlib import Path
 
 import orjson
 import pytest
@@ -15,27 +14,9 @@ from hypothesis import strategies as st
 
 from headroom_core import _router as router
 from headroom_core._text import MIN_BASE64_RUN, binary_sample, looks_binary
+from tests.support.real_texts import fixture_texts
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPUS = Path("/work/shared/corpus")
-
-
-def _real_texts() -> list[tuple[str, str]]:
-    texts = []
-    for root in (FIXTURES, CORPUS):
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.stat().st_size > 3_000_000:
-                continue
-            try:
-                texts.append((path.name, path.read_text("utf-8")))
-            except (UnicodeDecodeError, OSError):
-                continue
-    return texts
-
-
-REAL = _real_texts()
+REAL = fixture_texts(max_bytes=3_000_000)
 
 _HINTS = (
     router._Hints(None, "", ""),

@@ -5,15 +5,11 @@ and windows, and on generated texts."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from headroom_core import _relevance
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPORA = (Path("/work/shared/corpus"), ROOT / "tests" / "fixtures")
+from tests.support.real_texts import fixture_texts
 
 
 def plain_terms(text: str) -> list[str]:
@@ -32,23 +28,8 @@ def plain_terms(text: str) -> list[str]:
     return out
 
 
-def _corpus_texts() -> list[str]:
-    texts = []
-    for root in CORPORA:
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.stat().st_size > 5_000_000:
-                continue
-            try:
-                texts.append(path.read_text("utf-8"))
-            except (UnicodeDecodeError, OSError):
-                continue
-    return texts
-
-
 def test_real_texts_give_the_plain_terms() -> None:
-    texts = _corpus_texts()
+    texts = [text for _, text in fixture_texts()]
     assert len(texts) > 20
     for text in texts:
         assert _relevance.terms(text) == plain_terms(text)
