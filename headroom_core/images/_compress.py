@@ -700,6 +700,13 @@ def _decide(
         text_bearing = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
     # The question decides whether text has to stay readable; without one it does.
     keep_text = text_bearing and intent != VISUAL
+    # Text tesseract reads little of (rotated labels) may still be text to read: when the
+    # router's text detector calls the image text-bearing and tesseract reads some words
+    # in it (a photo it reads none in is taken at its word), the image is kept away from
+    # the low level and from shrinking far below the levels, unless the question is visual.
+    guessed_text = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
+    some_words = words is None or bool(words.confident)
+    protect_text = keep_text or (guessed_text and some_words and intent != VISUAL)
     check_ocr = keep_text and words is not None
     min_detail = cfg.min_detail if text_bearing else cfg.min_detail_without_text
 
@@ -734,7 +741,7 @@ def _decide(
     low_ok = cfg.allow_low_detail and (provider != "openai" or ref.shape.startswith("openai"))
     # Text that must stay readable never goes to the low level, whatever the measures
     # say, unless the low level is not smaller than what the provider sees anyway.
-    if keep_text and low_ok:
+    if protect_text and low_ok:
         low = plan(provider, "low", work.width, work.height, detail)
         low_ok = low.width >= reference.width and low.height >= reference.height
     levels = [lv for lv in LEVELS if low_ok or lv != "low"]
@@ -747,11 +754,8 @@ def _decide(
 
     chosen = choose_level(levels, start, attempt, explore=explore, size_of=size_of)
     if chosen is not None and explore:
-        # Shrinking far below the levels is for images without text to read: not for one
-        # the router's text detector calls text-bearing when tesseract reads little in it
-        # (rotated labels), unless the question is visual.
-        guessed_text = model is not None and x is not None and model.text_probability(x) >= TEXT_PROBABILITY
-        floor = MIN_AXIS_SCALE if keep_text or (guessed_text and intent != VISUAL) else LOW_AXIS_SCALE
+        # Shrinking far below the levels is for images without text to read.
+        floor = MIN_AXIS_SCALE if protect_text else LOW_AXIS_SCALE
         chosen = _refine(
             chosen, levels, tried, work, fmt, provider, detail, cfg, reference, text_bearing, measured, floor
         )

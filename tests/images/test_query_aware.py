@@ -7,12 +7,15 @@ import pytest
 
 from headroom_core import HeadroomConfig, MemoryCCRStore, compress
 from headroom_core._config import ImageConfig
-from headroom_core.images import compress_image_block
+from headroom_core.images import _ocr, compress_image_block
 from headroom_core.images._intent import question_intent
 from tests.support import make_ctx
 
 from .conftest import CAT, FIXTURES, file_block, openai_block
 
+BOX_PLOT = FIXTURES / "images" / "nodejs_compare_boxplot.png"
+"""A real box plot whose x labels are rotated: tesseract reads only a few words in it (too
+few to call it text-bearing), the router's text detector calls it text."""
 CHART = FIXTURES / "images" / "cargo_build_unit_time_chart.png"
 """A real chart with small labels whose low-detail version passes SSIM and detail (0.96 /
 0.87) while OCR reads only about a third of its words: only the question can tell."""
@@ -58,6 +61,21 @@ def test_read_question_never_takes_a_text_image_to_low_detail():
             block, model="gpt-4o", ctx=make_ctx(query=question, config=_config(), model="gpt-4o")
         )
         assert _level(out) != "low", question
+
+
+@pytest.mark.skipif(not _ocr.available(), reason="tesseract is not installed")
+def test_rotated_labels_tesseract_barely_reads_still_keep_a_read_question_off_low_detail():
+    block = openai_block(BOX_PLOT.read_bytes())
+    read = "What do these show? Read any visible text and numbers."
+    out = compress_image_block(
+        block, model="gpt-4o", ctx=make_ctx(query=read, config=_config(), model="gpt-4o")
+    )
+    assert out is not None and _level(out) != "low"
+    visual = "What colours are used, and how is the chart laid out?"
+    out = compress_image_block(
+        block, model="gpt-4o", ctx=make_ctx(query=visual, config=_config(), model="gpt-4o")
+    )
+    assert _level(out) == "low"
 
 
 def test_no_question_keeps_text_legible_too():
