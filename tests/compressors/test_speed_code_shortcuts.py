@@ -174,6 +174,15 @@ def test_code_compressor_reuses_the_routers_sample_parse(monkeypatch: pytest.Mon
     assert len(parses) == 1  # and the same answer when it has to parse
 
 
+def _apply_edits(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """`data` with each (start, end, replacement) of `edits` (sorted, not overlapping) applied."""
+    out, position = [], 0
+    for start, end, replacement in edits:
+        out += [data[position:start], replacement]
+        position = end
+    return b"".join([*out, data[position:]])
+
+
 def _random_edits(rnd: random.Random, data: bytes) -> list[tuple[int, int, bytes]]:
     replacements = [b"", b"x", b"\n", b"{ /* [headroom: lines 1-2 omitted] */ }", b"...  # marker\n", b"/"]
     replacements += [b"\n/", b"// c ...", b"\r\n", b"  ", b"\n\n", "é".encode(), b"'s", b"123", b"):\n"]
@@ -204,11 +213,7 @@ def test_count_after_edits_equals_counting_the_output(model: str) -> None:
         ids = array("I", tokenizer.encode(text))
         for _ in range(8):
             edits = _random_edits(rnd, data)
-            out, position = [], 0
-            for start, end, replacement in edits:
-                out += [data[position:start], replacement]
-                position = end
-            output = b"".join([*out, data[position:]])
+            output = _apply_edits(data, edits)
             tokens = _counting.count_after_edits(tokenizer, data, ids, edits, output)
             if tokens is not None:  # None: no cut found near an edit, the caller counts
                 assert tokens == tokenizer.count(output.decode("utf-8"))
@@ -293,11 +298,7 @@ def test_count_after_edits_of_texts_counted_chunk_by_chunk(
         assert len(ids) == tokenizer.count(text)
         for _ in range(6):
             edits = _random_edits(rnd, data)
-            out, position = [], 0
-            for start, end, replacement in edits:
-                out += [data[position:start], replacement]
-                position = end
-            output = b"".join([*out, data[position:]])
+            output = _apply_edits(data, edits)
             tokens = _counting.count_after_edits(tokenizer, data, ids, edits, output)
             if tokens is not None:
                 assert tokens == tokenizer.count(output.decode("utf-8"))
