@@ -42,6 +42,7 @@ from tests.proxy.fake_upstream import (
     _message_item,
     _pieces,
     _responses_events,
+    responses_document,
 )
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -740,24 +741,8 @@ class FakeAzure:
         refusal = self._refusal(request, str(body.get("model", "")), "Responses_Create")
         if refusal is not None:
             return refusal
-        response = {
-            "id": "resp_azure1",
-            "object": "response",
-            "created_at": 1700000000,
-            "status": "completed",
-            "model": self.MODEL,
-            "output": responses_output(body, self.scenario, "Hello from azure"),
-            "parallel_tool_calls": True,
-            "tool_choice": "auto",
-            "tools": body.get("tools") or [],
-            "usage": {
-                "input_tokens": 100,
-                "output_tokens": 10,
-                "total_tokens": 110,
-                "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens_details": {"reasoning_tokens": 0},
-            },
-        }
+        output = responses_output(body, self.scenario, "Hello from azure")
+        response = responses_document("resp_azure1", self.MODEL, output, body.get("tools"))
         if not body.get("stream"):
             return JSONResponse(response)
         return _stream(_responses_events(response), "text/event-stream")

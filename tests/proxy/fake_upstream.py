@@ -356,24 +356,7 @@ class FakeUpstream:
             output = [_call_item(f"fc_{n}", "call_client", "get_weather", TOOL_ARGS)]
         else:
             output = [_message_item(f"msg_{n}", f"hello from fake; n={len(items)}")]
-        response = {
-            "id": f"resp_{n}",
-            "object": "response",
-            "created_at": 1700000000,
-            "status": "completed",
-            "model": body.get("model"),
-            "output": output,
-            "parallel_tool_calls": True,
-            "tool_choice": "auto",
-            "tools": body.get("tools") or [],
-            "usage": {
-                "input_tokens": 100,
-                "output_tokens": 10,
-                "total_tokens": 110,
-                "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens_details": {"reasoning_tokens": 0},
-            },
-        }
+        response = responses_document(f"resp_{n}", body.get("model"), output, body.get("tools"))
         headers = {"x-request-id": f"req_{n}"}
         if not body.get("stream"):
             return JSONResponse(response, headers=headers)
@@ -457,6 +440,30 @@ def _anthropic_events(message: dict[str, Any]) -> list[bytes]:
     )
     events.append(_ev("message_stop", {"type": "message_stop"}))
     return events
+
+
+def responses_document(
+    response_id: str, model: Any, output: list[dict[str, Any]], tools: Any
+) -> dict[str, Any]:
+    """A completed OpenAI Responses document holding `output` (fixed usage figures)."""
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": 1700000000,
+        "status": "completed",
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": tools or [],
+        "usage": {
+            "input_tokens": 100,
+            "output_tokens": 10,
+            "total_tokens": 110,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def _message_item(item_id: str, text: str) -> dict[str, Any]:
