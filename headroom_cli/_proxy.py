@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 # typer reads these annotations at run time, so they stay `Optional[...]` (UP045 off).
 # ruff: noqa: UP045
+
+
+def _cloud_option(help_text: str) -> Any:
+    """An option listed under "Cloud backends" in `headroom proxy --help` (typed Any, like
+    `typer.Option`, so that it can default any parameter)."""
+    return typer.Option(None, help=help_text, rich_help_panel="Cloud backends")
 
 
 def proxy_command(
@@ -55,74 +61,50 @@ def proxy_command(
         help="Whose CCR records a request sees: api-key, header:NAME, none or auto "
         "[env HEADROOM_TENANT_FROM; default auto: api-key with --ccr-url, else none].",
     ),
-    backend: Optional[str] = typer.Option(
-        None,
-        help="direct, bedrock, vertex_ai, azure, openrouter or litellm [env HEADROOM_BACKEND; default direct]. "
+    backend: Optional[str] = _cloud_option(
+        "direct, bedrock, vertex_ai, azure, openrouter or litellm [env HEADROOM_BACKEND; default direct]. "
         "See docs/cloud-backends.md.",
-        rich_help_panel="Cloud backends",
     ),
-    region: Optional[str] = typer.Option(
-        None,
-        help="Cloud region (bedrock: else AWS_REGION; vertex_ai: else CLOUD_ML_REGION) [env HEADROOM_REGION].",
-        rich_help_panel="Cloud backends",
+    region: Optional[str] = _cloud_option(
+        "Cloud region (bedrock: else AWS_REGION; vertex_ai: else CLOUD_ML_REGION) [env HEADROOM_REGION].",
     ),
-    project: Optional[str] = typer.Option(
-        None,
-        help="Google Cloud project for vertex_ai (else ANTHROPIC_VERTEX_PROJECT_ID or GOOGLE_CLOUD_PROJECT) "
+    project: Optional[str] = _cloud_option(
+        "Google Cloud project for vertex_ai (else ANTHROPIC_VERTEX_PROJECT_ID or GOOGLE_CLOUD_PROJECT) "
         "[env HEADROOM_PROJECT].",
-        rich_help_panel="Cloud backends",
     ),
-    aws_profile: Optional[str] = typer.Option(
-        None, help="AWS profile for bedrock [env HEADROOM_AWS_PROFILE].", rich_help_panel="Cloud backends"
+    aws_profile: Optional[str] = _cloud_option(
+        "AWS profile for bedrock [env HEADROOM_AWS_PROFILE].",
     ),
-    bedrock_inference_profile: Optional[str] = typer.Option(
-        None,
-        help="Inference-profile prefix for mapped Bedrock models: auto, none, us, eu, apac, global... "
+    bedrock_inference_profile: Optional[str] = _cloud_option(
+        "Inference-profile prefix for mapped Bedrock models: auto, none, us, eu, apac, global... "
         "[env HEADROOM_BEDROCK_INFERENCE_PROFILE; default auto, from the region].",
-        rich_help_panel="Cloud backends",
     ),
-    azure_endpoint: Optional[str] = typer.Option(
-        None,
-        help="Azure OpenAI resource URL, https://NAME.openai.azure.com (else AZURE_OPENAI_ENDPOINT) "
+    azure_endpoint: Optional[str] = _cloud_option(
+        "Azure OpenAI resource URL, https://NAME.openai.azure.com (else AZURE_OPENAI_ENDPOINT) "
         "[env HEADROOM_AZURE_ENDPOINT].",
-        rich_help_panel="Cloud backends",
     ),
-    api_version: Optional[str] = typer.Option(
-        None,
-        help="Azure OpenAI api-version, or v1 [env HEADROOM_API_VERSION; default 2024-10-21].",
-        rich_help_panel="Cloud backends",
+    api_version: Optional[str] = _cloud_option(
+        "Azure OpenAI api-version, or v1 [env HEADROOM_API_VERSION; default 2024-10-21].",
     ),
-    azure_auth: Optional[str] = typer.Option(
-        None,
-        help="auto (AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN or the client's key) or entra "
+    azure_auth: Optional[str] = _cloud_option(
+        "auto (AZURE_OPENAI_API_KEY, AZURE_OPENAI_AD_TOKEN or the client's key) or entra "
         "(azure-identity) [env HEADROOM_AZURE_AUTH; default auto].",
-        rich_help_panel="Cloud backends",
     ),
-    backend_url: Optional[str] = typer.Option(
-        None,
-        help="Cloud endpoint to use instead of the public one (VPC endpoint) [env HEADROOM_BACKEND_URL].",
-        rich_help_panel="Cloud backends",
+    backend_url: Optional[str] = _cloud_option(
+        "Cloud endpoint to use instead of the public one (VPC endpoint) [env HEADROOM_BACKEND_URL].",
     ),
-    model_map: Optional[str] = typer.Option(
-        None,
-        help="Model name -> backend model id / inference profile / deployment: 'name=target,...' "
+    model_map: Optional[str] = _cloud_option(
+        "Model name -> backend model id / inference profile / deployment: 'name=target,...' "
         "[env HEADROOM_MODEL_MAP].",
-        rich_help_panel="Cloud backends",
     ),
-    openrouter_referer: Optional[str] = typer.Option(
-        None,
-        help="HTTP-Referer sent to OpenRouter [env HEADROOM_OPENROUTER_REFERER].",
-        rich_help_panel="Cloud backends",
+    openrouter_referer: Optional[str] = _cloud_option(
+        "HTTP-Referer sent to OpenRouter [env HEADROOM_OPENROUTER_REFERER].",
     ),
-    litellm_model: Optional[str] = typer.Option(
-        None,
-        help="LiteLLM model for --backend litellm, e.g. gemini/gemini-2.5-flash [env HEADROOM_LITELLM_MODEL].",
-        rich_help_panel="Cloud backends",
+    litellm_model: Optional[str] = _cloud_option(
+        "LiteLLM model for --backend litellm, e.g. gemini/gemini-2.5-flash [env HEADROOM_LITELLM_MODEL].",
     ),
-    openrouter_title: Optional[str] = typer.Option(
-        None,
-        help="X-Title sent to OpenRouter [env HEADROOM_OPENROUTER_TITLE].",
-        rich_help_panel="Cloud backends",
+    openrouter_title: Optional[str] = _cloud_option(
+        "X-Title sent to OpenRouter [env HEADROOM_OPENROUTER_TITLE].",
     ),
 ) -> None:
     try:
