@@ -36,20 +36,14 @@ from headroom_core._relevance import terms
 from headroom_core._tokenizer import Tokenizer, _chunks
 from headroom_core.compressors import _treesitter as ts
 from headroom_core.compressors import code_compressor, search_results
+from tests.support.real_texts import fixture_texts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def _fixture_texts() -> list[str]:
-    texts = []
-    for path in sorted(FIXTURES.rglob("*")):
-        if path.is_file():
-            try:
-                texts.append(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, OSError):
-                continue
-    return texts
+    return [text for _, text in fixture_texts()]
 
 
 def _blobby_text(rnd: random.Random) -> str:
