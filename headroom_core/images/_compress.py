@@ -315,22 +315,20 @@ def choose_level(
     i = levels.index(start) if start in levels else len(levels) - 1
     best = attempt(levels[i])
     if best is not None:
-        failed: tuple[int, int] | None = None
+        failed: tuple[int, int] | None = None  # the size of the first stronger level that failed
         for level in levels[i + 1 :] if explore else ():
             if failed is not None:
-                if size_of is None:
-                    break
+                assert size_of is not None  # without sizes the first failure ended the search
                 w, h = size_of(level)
                 if w < failed[0] or h < failed[1]:
                     continue
             stronger = attempt(level)
-            if stronger is None:
-                if failed is None and size_of is not None:
-                    failed = size_of(level)
-                elif size_of is None:
-                    break
-                continue
-            best = stronger
+            if stronger is not None:
+                best = stronger
+            elif size_of is None:
+                break
+            elif failed is None:
+                failed = size_of(level)
         return best
     for level in reversed(levels[:i]):
         found = attempt(level)
